@@ -1,0 +1,74 @@
+# The course's front door. On a fresh clone, two commands are all you need:
+#   make lab    set up (first time only) and open the course in JupyterLab
+#   make test   set up (first time only) and run every test
+# Everything is installed into ./.venv from pyproject.toml; nothing global.
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+PY     := $(BIN)/python
+# Tools shell out to their siblings (nbgrader runs `alembic`), so the
+# environment's bin/ goes first on PATH for every recipe.
+export PATH := $(CURDIR)/$(BIN):$(PATH)
+# 2 cores on the course machines; override with `make test JOBS=4`.
+JOBS   ?= 2
+# Slow cells (training loops) get this many seconds before nbval gives up.
+CELL_TIMEOUT ?= 300
+
+.PHONY: help lab test test-fast exercises clean
+
+help:
+	@echo "make lab        set up and open the course in JupyterLab (start here)"
+	@echo "make test       set up and run every test (unit, notebooks, sync, grading calibration, lab smoke test)"
+	@echo "make test-fast  only the unit and sync tests (seconds)"
+	@echo "make exercises  regenerate exercises/ from solutions/ with nbgrader"
+	@echo "make clean      remove the virtual environment and nbgrader's class state"
+
+# --- set-up -----------------------------------------------------------------
+# A stamp file per install level, so `make` reinstalls only when
+# pyproject.toml changes.
+$(VENV)/.course: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e .
+	@# rfc3987-syntax is pulled in transitively (jupyter-events ->
+	@# jsonschema[format-nongpl]) and costs ~2.7 s at every `import nbformat`
+	@# (each nbval worker, nbgrader and nbconvert call). Nothing in the course
+	@# validates IRIs; `pip check` stays clean without it.
+	$(PY) -m pip uninstall --quiet --yes rfc3987-syntax
+	@# Open Markdown files (the README is the landing page) rendered, not as source.
+	mkdir -p $(VENV)/share/jupyter/lab/settings
+	cp .jupyter-overrides.json $(VENV)/share/jupyter/lab/settings/overrides.json
+	touch $@
+
+$(VENV)/.test: $(VENV)/.course
+	$(PY) -m pip install --quiet -e ".[test]"
+	$(PY) -m pip uninstall --quiet --yes rfc3987-syntax
+	touch $@
+
+# --- the main job -----------------------------------------------------------
+lab: $(VENV)/.course
+	$(BIN)/jupyter lab README.md
+
+# --- tests ------------------------------------------------------------------
+# Unit tests, reference cross-checks, sync checks, grading calibration and the
+# JupyterLab smoke test live in tests/; nbval runs every lecture notebook and
+# every instructor solution top to bottom. `--dist loadfile` keeps each
+# notebook on one worker (plain -n 2 splits a notebook's cells and fails).
+test: $(VENV)/.test
+	$(PY) -m pytest -n $(JOBS) --dist loadfile \
+		--nbval-lax --nbval-current-env --nbval-cell-timeout=$(CELL_TIMEOUT) \
+		tests notebooks solutions
+
+test-fast: $(VENV)/.test
+	$(PY) -m pytest -m "not slow" tests
+
+# --- instructors ------------------------------------------------------------
+# nbgrader must run from the repository root (see nbgrader_config.py).
+exercises: $(VENV)/.course
+	@for dir in solutions/*/; do \
+		$(BIN)/nbgrader generate_assignment --force "$$(basename "$$dir")" || exit 1; \
+	done
+
+clean:
+	rm -rf $(VENV) gradebook.db submitted autograded feedback

@@ -1,0 +1,57 @@
+"""course_lib — shared helpers for "Where am I? Positional encodings in Transformers".
+
+One small module per idea, in course order:
+
+    attention          00  scaled dot-product attention, a tiny Transformer with a position plug
+    schemes            00  the PositionScheme interface and NoPositions
+    integer_position   01  the raw index as a feature (concatenate or add)
+    learned            04  a learned table of position vectors (BERT, GPT-2)
+
+and the course's tools: ``tasks`` (synthetic data), ``training`` (seeded
+loop), ``plotting`` (lecture style), ``explorers`` (widget logic, one module
+per chapter), ``checkers`` (readable exercise tests).
+"""
+
+from .attention import (
+    MLP,
+    SelfAttention,
+    TinyTransformer,
+    TransformerBlock,
+    causal_mask,
+    scaled_dot_product_attention,
+)
+from .checkers import CheckFailed, check_equal, check_number, check_tensor
+from .integer_position import IntegerPosition
+from .learned import LearnedPositions
+from .plotting import plot_attention, plot_vector_bars, use_lecture_style
+from .schemes import NoPositions, PositionScheme
+from .summary import summary_table
+from .tasks import AgentTask, toy_attention_weights, toy_word_vectors
+from .training import accuracy, seed_everything, train
+
+__all__ = [
+    "AgentTask",
+    "CheckFailed",
+    "IntegerPosition",
+    "LearnedPositions",
+    "MLP",
+    "NoPositions",
+    "PositionScheme",
+    "SelfAttention",
+    "TinyTransformer",
+    "TransformerBlock",
+    "accuracy",
+    "causal_mask",
+    "check_equal",
+    "check_number",
+    "check_tensor",
+    "plot_attention",
+    "plot_vector_bars",
+    "scaled_dot_product_attention",
+    "seed_everything",
+    "summary_table",
+    "toy_attention_weights",
+    "toy_word_vectors",
+    "train",
+    "use_lecture_style",
+]

@@ -1,0 +1,74 @@
+"""Readable checks for the graded exercises' tests.
+
+A failed check raises ``CheckFailed`` (an ``AssertionError``, so nbgrader
+scores the test cell 0) with a message that says what was checked, what was
+expected, what came back, and a hint — never a bare ``assert``.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import torch
+
+
+class CheckFailed(AssertionError):
+    """A student-facing test failure."""
+
+
+def _fail(what: str, problem: str, hint: str = "") -> None:
+    message = f"\n✗ {what}: {problem}"
+    if hint:
+        message += f"\n  hint: {hint}"
+    raise CheckFailed(message)
+
+
+def _preview(t: torch.Tensor, limit: int = 6) -> str:
+    flat = t.detach().reshape(-1)[:limit].tolist()
+    text = ", ".join(f"{v:.4g}" if isinstance(v, float) else str(v) for v in flat)
+    return f"[{text}{', …' if t.numel() > limit else ''}]"
+
+
+def check_tensor(actual, expected: torch.Tensor, *, what: str, hint: str = "",
+                 atol: float = 1e-5, rtol: float = 1e-5) -> None:
+    """``actual`` must be a tensor of ``expected``'s shape and (close) values."""
+    if actual is None:
+        _fail(what, "returned None. Did you forget the `return` statement?", hint)
+    if not isinstance(actual, torch.Tensor):
+        _fail(what, f"returned a {type(actual).__name__}, expected a torch.Tensor of shape "
+                    f"{tuple(expected.shape)}.", hint)
+    if actual.shape != expected.shape:
+        _fail(what, f"wrong shape: expected {tuple(expected.shape)}, got {tuple(actual.shape)}.", hint)
+    if expected.is_floating_point() and not actual.is_floating_point():
+        _fail(what, f"expected floating-point values, got dtype {actual.dtype}.", hint)
+    actual_c = actual.detach().to(expected.dtype)
+    if not torch.allclose(actual_c, expected, atol=atol, rtol=rtol, equal_nan=False):
+        diff = (actual_c - expected).abs()
+        diff = torch.nan_to_num(diff, nan=float("inf"))
+        worst = tuple(int(i) for i in torch.unravel_index(diff.argmax(), diff.shape))
+        _fail(
+            what,
+            "wrong values.\n"
+            f"  expected (start): {_preview(expected)}\n"
+            f"  got      (start): {_preview(actual_c)}\n"
+            f"  largest difference {diff.max().item():.3g} at index {worst}",
+            hint,
+        )
+
+
+def check_number(actual, expected: float, *, what: str, hint: str = "", atol: float = 1e-6) -> None:
+    """``actual`` must be a real number within ``atol`` of ``expected``."""
+    if isinstance(actual, torch.Tensor) and actual.numel() == 1:
+        actual = actual.item()
+    if isinstance(actual, bool) or not isinstance(actual, numbers.Real):
+        _fail(what, f"expected a number, got {actual!r} ({type(actual).__name__}).", hint)
+    if abs(float(actual) - expected) > atol:
+        _fail(what, f"expected {expected:.6g}, got {float(actual):.6g}.", hint)
+
+
+def check_equal(actual, expected, *, what: str, hint: str = "") -> None:
+    """``actual == expected`` for plain values (bools, ints, strings, tuples)."""
+    if type(expected) is bool and not isinstance(actual, bool):
+        _fail(what, f"expected True or False, got {actual!r} ({type(actual).__name__}).", hint)
+    if actual != expected:
+        _fail(what, f"expected {expected!r}, got {actual!r}.", hint)

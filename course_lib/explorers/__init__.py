@@ -1,0 +1,11 @@
+"""Widget explorers, one module per chapter.
+
+Each explorer is split in two so the logic can be unit-tested without a
+browser: a plain ``*_view(...)`` function that computes what the widget shows
+(returns tensors and numbers), and a ``draw_*`` function that plots a view.
+The notebook only wires ipywidgets controls to ``draw_*(…_view(...))``.
+"""
+
+from .order_blindness import draw_order_blindness, order_blindness_view
+
+__all__ = ["order_blindness_view", "draw_order_blindness"]

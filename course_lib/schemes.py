@@ -1,0 +1,36 @@
+"""The plug every position scheme fits into, and the empty plug.
+
+A scheme may act in three places (see ``course_lib.attention``); the base
+class does nothing in all three, so a scheme overrides only what it uses:
+
+    embed(x, positions)          x (batch, seq, d_token) -> (batch, seq, d_token + extra_dims)
+    rotate(q, k, positions)      q, k (batch, heads, seq, head_dim) -> same shapes
+    attention_bias(seq_len)      None or a tensor broadcastable to (batch, heads, seq, seq)
+
+``positions`` is the (seq,) tensor 0, 1, ..., seq-1.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+class PositionScheme(nn.Module):
+    """Base class: contributes no position information anywhere."""
+
+    #: How many feature dimensions ``embed`` appends (concatenating schemes).
+    extra_dims: int = 0
+
+    def embed(self, x: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
+        return x
+
+    def rotate(self, q: torch.Tensor, k: torch.Tensor, positions: torch.Tensor):
+        return q, k
+
+    def attention_bias(self, seq_len: int) -> torch.Tensor | None:
+        return None
+
+
+class NoPositions(PositionScheme):
+    """No position information at all: the model sees a bag of tokens."""

@@ -1,0 +1,39 @@
+"""The course's running scorecard: one row per position scheme, added by the chapter that measures it.
+
+Each chapter ends with ``summary_table(chapter)``, which shows every row up
+to and including that chapter, so the table grows as the course goes on.
+A row's entries are backed by assertions in the chapter named in its first
+column; keep them in sync when a chapter's measurements change.
+"""
+
+from __future__ import annotations
+
+from ._validation import require_int
+
+COLUMNS = (
+    "chapter",
+    "scheme",
+    "bounded?",
+    "unique per position?",
+    "same value at every length?",
+    "relative offsets easy?",
+    "extrapolates past training length?",
+    "parameters",
+)
+
+ROWS = (
+    (0, "none (bag of tokens)", "—", "no: every position looks alike", "—", "no", "— (nothing to extrapolate)", "0"),
+)
+
+
+def summary_table(chapter: int) -> str:
+    """Markdown table of every scheme measured in chapters 0..``chapter``."""
+    require_int("chapter", chapter, minimum=0)
+    lines = [
+        "| " + " | ".join(COLUMNS) + " |",
+        "|" + "---|" * len(COLUMNS),
+    ]
+    for row in ROWS:
+        if row[0] <= chapter:
+            lines.append("| " + " | ".join(f"{row[0]:02d}" if i == 0 else str(cell) for i, cell in enumerate(row)) + " |")
+    return "\n".join(lines)

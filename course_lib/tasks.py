@@ -1,0 +1,118 @@
+"""Synthetic tasks whose answers depend on word order, plus seeded toy vectors.
+
+The "who is the agent?" task: a sentence ``A verb B`` (three tokens) and the
+answer ``A``. "lion kills deer" -> lion, "deer kills lion" -> deer: the same
+bag of words with opposite answers, so a model blind to order cannot beat
+50% on a test set that holds both orders of every pair.
+"""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass
+
+import torch
+
+from ._validation import require_int
+
+NOUNS = (
+    "lion", "deer", "wolf", "bear", "fox", "hare",
+    "owl", "mouse", "hawk", "snake", "frog", "fly",
+    "cat", "dog", "bee", "crow",
+)
+VERBS = ("kills", "sees", "chases", "bites", "follows", "fears", "feeds", "finds")
+
+
+@dataclass(frozen=True)
+class AgentTask:
+    """``A verb B -> A``. Nouns are token ids 0..num_nouns-1, verbs follow.
+
+    The answer is the agent's noun id, so ``num_classes == num_nouns``.
+    """
+
+    num_nouns: int = 12
+    num_verbs: int = 4
+
+    def __post_init__(self):
+        require_int("num_nouns", self.num_nouns, minimum=2)
+        require_int("num_verbs", self.num_verbs, minimum=1)
+        if self.num_nouns > len(NOUNS) or self.num_verbs > len(VERBS):
+            raise ValueError(
+                f"AgentTask has words for at most {len(NOUNS)} nouns and {len(VERBS)} verbs, "
+                f"got num_nouns={self.num_nouns}, num_verbs={self.num_verbs}."
+            )
+
+    @property
+    def vocab_size(self) -> int:
+        return self.num_nouns + self.num_verbs
+
+    @property
+    def num_classes(self) -> int:
+        return self.num_nouns
+
+    @property
+    def words(self) -> tuple[str, ...]:
+        """Token id -> word."""
+        return NOUNS[: self.num_nouns] + VERBS[: self.num_verbs]
+
+    def encode(self, sentence: str) -> torch.Tensor:
+        """'lion kills deer' -> tensor([0, 12, 1]) (with the default sizes)."""
+        ids = {w: i for i, w in enumerate(self.words)}
+        tokens = sentence.lower().split()
+        unknown = [w for w in tokens if w not in ids]
+        if unknown:
+            raise ValueError(f"unknown word(s) {unknown}; this task knows: {', '.join(self.words)}.")
+        return torch.tensor([ids[w] for w in tokens])
+
+    def decode(self, tokens: torch.Tensor) -> str:
+        return " ".join(self.words[int(t)] for t in tokens)
+
+    def sample(self, batch_size: int, generator: torch.Generator | None = None):
+        """Random sentences (agent != patient): tokens (batch, 3), labels (batch,)."""
+        require_int("batch_size", batch_size, minimum=1)
+        agent = torch.randint(self.num_nouns, (batch_size,), generator=generator)
+        # A different patient: shift by 1..num_nouns-1 (mod num_nouns).
+        shift = torch.randint(1, self.num_nouns, (batch_size,), generator=generator)
+        patient = (agent + shift) % self.num_nouns
+        verb = self.num_nouns + torch.randint(self.num_verbs, (batch_size,), generator=generator)
+        return torch.stack([agent, verb, patient], dim=1), agent
+
+    def all_sentences(self):
+        """Every ``A verb B`` with A != B, once: tokens (N, 3), labels (N,).
+
+        Symmetric by construction: "A v B" is in the set iff "B v A" is.
+        """
+        rows = [
+            (a, self.num_nouns + v, b)
+            for a in range(self.num_nouns)
+            for b in range(self.num_nouns)
+            if a != b
+            for v in range(self.num_verbs)
+        ]
+        tokens = torch.tensor(rows)
+        return tokens, tokens[:, 0].clone()
+
+
+def toy_word_vectors(words, dim: int = 4, seed: int = 0) -> torch.Tensor:
+    """A fixed random vector per distinct word: (len(words), dim).
+
+    The same word always gets the same vector, wherever it stands: that is
+    exactly what a token embedding without positions does.
+    """
+    require_int("dim", dim, minimum=1)
+    words = list(words)
+    if not words or not all(isinstance(w, str) for w in words):
+        raise ValueError(f"words must be a non-empty list of strings, got {words!r}.")
+    # Seed from the word itself (crc32 is stable across runs, unlike hash()),
+    # so "lion" has one vector whatever sentence it appears in.
+    return torch.stack([
+        torch.randn(dim, generator=torch.Generator().manual_seed(seed * 1_000_003 + zlib.crc32(w.encode())))
+        for w in words
+    ])
+
+
+def toy_attention_weights(dim: int = 4, seed: int = 0):
+    """Seeded random projection matrices (W_q, W_k, W_v), each (dim, dim)."""
+    require_int("dim", dim, minimum=1)
+    gen = torch.Generator().manual_seed(seed + 1)
+    return tuple(torch.randn(dim, dim, generator=gen) / dim**0.5 for _ in range(3))

@@ -1,0 +1,78 @@
+"""A seeded training and evaluation loop for the course's small experiments.
+
+Same seed, same machine, same numbers: every experiment in the notebooks is
+reproducible, so the accuracies quoted in the prose are the ones printed.
+"""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+from tqdm.auto import tqdm
+
+from ._validation import require_int, require_positive_float
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and torch (model initialisation draws from torch)."""
+    require_int("seed", seed, minimum=0)
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def _loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    # (batch, C) with (batch,) or (batch, seq, C) with (batch, seq).
+    return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), labels.reshape(-1))
+
+
+def train(
+    model: nn.Module,
+    task,
+    steps: int = 300,
+    batch_size: int = 64,
+    lr: float = 3e-3,
+    seed: int = 0,
+    progress: bool = True,
+) -> list[float]:
+    """Train ``model`` on fresh batches from ``task.sample``; returns the loss per step.
+
+    ``task`` is any object with ``sample(batch_size, generator) -> (tokens, labels)``.
+    """
+    require_int("steps", steps, minimum=1)
+    require_int("batch_size", batch_size, minimum=1)
+    require_positive_float("lr", lr)
+    if not callable(getattr(task, "sample", None)):
+        raise ValueError(
+            f"task must have a sample(batch_size, generator) method, got {type(task).__name__}."
+        )
+    generator = torch.Generator().manual_seed(seed)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=lr)
+    losses = []
+    model.train()
+    for _ in tqdm(range(steps), desc=f"training {type(model).__name__}", disable=not progress, leave=False):
+        tokens, labels = task.sample(batch_size, generator)
+        loss = _loss(model(tokens), labels)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    model.eval()
+    return losses
+
+
+@torch.no_grad()
+def accuracy(model: nn.Module, tokens: torch.Tensor, labels: torch.Tensor) -> float:
+    """Fraction of labels the model's argmax gets right (per sequence or per position)."""
+    model.eval()
+    predictions = model(tokens).argmax(dim=-1)
+    if predictions.shape != labels.shape:
+        raise ValueError(
+            f"the model predicts shape {tuple(predictions.shape)} but labels have shape "
+            f"{tuple(labels.shape)}."
+        )
+    return (predictions == labels).float().mean().item()
