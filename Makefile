@@ -47,8 +47,11 @@ $(VENV)/.test: $(VENV)/.course
 	touch $@
 
 # --- the main job -----------------------------------------------------------
+# LAB_ARGS passes options through, e.g. make lab LAB_ARGS="--port=8890 --no-browser".
+# Jupyter refuses to start as root unless told; containers often run as root.
+AS_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
 lab: $(VENV)/.course
-	$(BIN)/jupyter lab README.md
+	$(BIN)/jupyter lab README.md $(AS_ROOT) $(LAB_ARGS)
 
 # --- tests ------------------------------------------------------------------
 # Unit tests, reference cross-checks, sync checks, grading calibration and the

@@ -29,7 +29,7 @@ def use_lecture_style() -> None:
 
 def plot_attention(weights, labels, ax=None, title: str = "attention weights"):
     """Heatmap of one (n_q, n_k) attention matrix, rows = queries, cols = keys."""
-    weights = torch.as_tensor(weights).detach()
+    weights = torch.as_tensor(weights).detach().cpu().numpy()
     if weights.ndim != 2:
         raise ValueError(f"weights must be one (queries, keys) matrix, got shape {tuple(weights.shape)}.")
     if len(labels) != weights.shape[0] or weights.shape[0] != weights.shape[1]:
@@ -45,7 +45,7 @@ def plot_attention(weights, labels, ax=None, title: str = "attention weights"):
     ax.set_title(title)
     for i in range(weights.shape[0]):
         for j in range(weights.shape[1]):
-            value = weights[i, j].item()
+            value = float(weights[i, j])
             ax.text(j, i, f"{value:.2f}", ha="center", va="center",
                     color="white" if value > 0.55 else "black", fontsize=12)
     return ax
@@ -60,7 +60,7 @@ def plot_vector_bars(vectors: dict, ax=None, title: str = ""):
     dim = len(vectors[names[0]])
     width = 0.8 / len(names)
     for i, name in enumerate(names):
-        values = torch.as_tensor(vectors[name]).detach()
+        values = torch.as_tensor(vectors[name]).detach().cpu().numpy()
         ax.bar([d + i * width for d in range(dim)], values, width=width, label=name)
     ax.set_xticks([d + 0.4 - width / 2 for d in range(dim)], [f"dim {d}" for d in range(dim)])
     ax.axhline(0, color="gray", linewidth=1)

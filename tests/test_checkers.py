@@ -1,0 +1,56 @@
+"""The exercise checkers: pass quietly on a right answer, explain a wrong one."""
+
+import pytest
+import torch
+
+from course_lib import CheckFailed, check_equal, check_number, check_tensor
+
+EXPECTED = torch.tensor([[0.5, 0.5], [0.25, 0.75]])
+
+
+def test_right_answers_pass():
+    check_tensor(EXPECTED.clone(), EXPECTED, what="w")
+    check_tensor(EXPECTED + 1e-7, EXPECTED, what="w")
+    check_number(0.5, 0.5, what="p")
+    check_number(torch.tensor(0.5), 0.5, what="p")
+    check_equal(True, True, what="b")
+
+
+@pytest.mark.parametrize(
+    "actual, fragments",
+    [
+        (None, ["returned None", "return"]),
+        ([[0.5, 0.5]], ["returned a list", "torch.Tensor of shape (2, 2)"]),
+        (torch.ones(2, 3), ["wrong shape", "expected (2, 2), got (2, 3)"]),
+        (torch.ones(2, 2, dtype=torch.long), ["floating-point"]),
+        (torch.tensor([[0.5, 0.5], [0.75, 0.25]]), ["wrong values", "largest difference 0.5 at index (1, 0)"]),
+        (torch.tensor([[0.5, 0.5], [float("nan"), 0.75]]), ["wrong values", "at index (1, 0)"]),
+    ],
+)
+def test_wrong_tensors_explain_what_went_wrong(actual, fragments):
+    with pytest.raises(CheckFailed) as failure:
+        check_tensor(actual, EXPECTED, what="attention_weights(q, k)", hint="divide by sqrt(d)")
+    message = str(failure.value)
+    assert message.lstrip().startswith("✗ attention_weights(q, k)")
+    assert "hint: divide by sqrt(d)" in message
+    for fragment in fragments:
+        assert fragment in message
+
+
+def test_check_failed_is_an_assertion_error_so_nbgrader_scores_zero():
+    assert issubclass(CheckFailed, AssertionError)
+
+
+@pytest.mark.parametrize(
+    "call, fragment",
+    [
+        (lambda: check_number(0.25, 0.5, what="ceiling"), "expected 0.5, got 0.25"),
+        (lambda: check_number("0.5", 0.5, what="ceiling"), "expected a number"),
+        (lambda: check_number(True, 1.0, what="ceiling"), "expected a number"),
+        (lambda: check_equal(False, True, what="equivariant?"), "expected True, got False"),
+        (lambda: check_equal(torch.tensor(True), True, what="equivariant?"), "expected True or False"),
+    ],
+)
+def test_wrong_values_explain_what_went_wrong(call, fragment):
+    with pytest.raises(CheckFailed, match=fragment):
+        call()

@@ -1,0 +1,60 @@
+"""Widget logic (plain functions, no browser) and the lecture plotting helpers."""
+
+import matplotlib.pyplot as plt
+import pytest
+import torch
+
+from course_lib import plot_attention, plot_vector_bars, summary_table, use_lecture_style
+from course_lib.explorers import draw_order_blindness, order_blindness_view
+
+
+def test_view_without_positions_gives_a_word_the_same_vector_in_any_order():
+    a = order_blindness_view("lion kills deer")
+    b = order_blindness_view("deer kills lion")
+    assert a["weights"].shape == (3, 3) and a["outputs"].shape == (3, 4)
+    for word in ["lion", "kills", "deer"]:
+        assert torch.allclose(a["vectors"][word], b["vectors"][word], atol=1e-6)
+    # The attention matrix is the same matrix with rows and columns reordered.
+    assert torch.allclose(b["weights"], a["weights"][[2, 1, 0]][:, [2, 1, 0]], atol=1e-6)
+
+
+def test_view_with_positions_depends_on_where_a_word_stands():
+    a = order_blindness_view("lion kills deer", with_positions=True, seed=3)
+    b = order_blindness_view("deer kills lion", with_positions=True, seed=3)
+    assert (a["vectors"]["lion"] - b["vectors"]["lion"]).abs().max() > 0.1
+
+
+def test_draw_returns_one_panel_per_sentence_plus_the_bars():
+    fig = draw_order_blindness(["lion kills deer", "deer kills lion"])
+    assert len(fig.axes) == 3
+    plt.close(fig)
+
+
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda: order_blindness_view(""), "non-empty string"),
+        (lambda: order_blindness_view(42), "non-empty string"),
+        (lambda: draw_order_blindness(["deer kills wolf"], word="lion"), "must appear in every sentence"),
+        (lambda: plot_attention(torch.ones(2, 2, 2), ["a", "b"]), "one \\(queries, keys\\) matrix"),
+        (lambda: plot_attention(torch.ones(3, 3), ["a", "b"]), "one label per token"),
+        (lambda: plot_vector_bars({}), "at least one vector"),
+        (lambda: summary_table(-1), "chapter must be at least 0"),
+    ],
+)
+def test_bad_input_raises_a_clear_value_error(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()
+
+
+def test_lecture_style_uses_projector_sized_fonts():
+    use_lecture_style()
+    assert plt.rcParams["font.size"] >= 14
+
+
+def test_summary_table_grows_by_chapter():
+    table = summary_table(0)
+    header, rule, *rows = table.splitlines()
+    assert header.count("|") == rule.count("|") == 9
+    assert len(rows) >= 1 and all(r.startswith("| 00 |") for r in rows)
+    assert len(summary_table(8).splitlines()) >= len(table.splitlines())

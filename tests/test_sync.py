@@ -1,0 +1,93 @@
+"""What must stay in sync: generated exercises, stripped notebooks, slide metadata, chapter structure."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from nbgrader_course import ROOT, assignments, make_course, nbgrader_meta
+
+LECTURES = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+ALL_NOTEBOOKS = sorted(
+    p for folder in ("notebooks", "solutions", "exercises") for p in (ROOT / folder).rglob("*.ipynb")
+    if ".ipynb_checkpoints" not in p.parts
+)
+
+
+def cell_text(nb) -> str:
+    return "\n".join(c.source for c in nb.cells)
+
+
+def test_there_is_a_lecture_and_an_assignment_per_chapter():
+    assert LECTURES, "no lecture notebooks found"
+    assert [p.stem for p in LECTURES] == assignments()
+    for name in assignments():
+        assert (ROOT / "exercises" / name / f"{name}.ipynb").exists(), f"run `make exercises` for {name}"
+
+
+@pytest.mark.parametrize("path", ALL_NOTEBOOKS, ids=lambda p: str(p.relative_to(ROOT)))
+def test_notebooks_are_stored_without_outputs(path):
+    nb = json.loads(path.read_text())
+    for i, cell in enumerate(nb["cells"]):
+        if cell["cell_type"] == "code":
+            assert cell.get("outputs") == [] and cell.get("execution_count") is None, (
+                f"cell {i} has outputs or an execution count: clear them before committing")
+
+
+@pytest.mark.slow
+def test_exercises_are_regenerated_byte_for_byte(tmp_path):
+    """exercises/ is nbgrader's output for solutions/, never edited by hand."""
+    course = make_course(tmp_path)
+    for name in assignments():
+        generated = (course / "exercises" / name / f"{name}.ipynb").read_bytes()
+        committed = (ROOT / "exercises" / name / f"{name}.ipynb").read_bytes()
+        assert generated == committed, f"exercises/{name} is stale: run `make exercises`"
+
+
+@pytest.mark.parametrize("path", LECTURES, ids=lambda p: p.stem)
+def test_lecture_has_slides_title_and_speaker_notes(path):
+    nb = nbformat.read(path, as_version=4)
+    kinds = [c.metadata.get("slideshow", {}).get("slide_type") for c in nb.cells]
+    assert all(kinds), "every cell needs slideshow metadata (slide_type)"
+    first = nb.cells[0]
+    assert first.cell_type == "markdown" and kinds[0] == "slide" and first.source.startswith("# "), \
+        "the first cell is the title slide"
+    assert kinds.count("slide") >= 4 and "notes" in kinds
+
+
+@pytest.mark.parametrize("path", LECTURES, ids=lambda p: p.stem)
+def test_lecture_has_every_required_part(path):
+    nb = nbformat.read(path, as_version=4)
+    text = cell_text(nb)
+    code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
+    assert "By the end of this chapter you can" in nb.cells[0].source, "learning objectives at the top"
+    assert "from course_lib" in code or "import course_lib" in code
+    assert "ipywidgets" in code, "at least one widget explorer"
+    assert "plt." in code or "fig" in code, "at least one figure"
+    assert "assert " in code, "measured claims are asserted"
+    assert "misconceptions" in text.lower()
+    assert "summary_table(" in code, "the growing summary table"
+    assert "**Next:**" in text or "this is the last chapter" in text.lower()
+    # Widgets are for notebook view: the cell that builds one is skipped in slides.
+    for cell in nb.cells:
+        if cell.cell_type == "code" and "widgets." in cell.source:
+            assert cell.metadata["slideshow"]["slide_type"] == "skip", "widget cells are skipped in slides"
+
+
+@pytest.mark.parametrize("name", assignments())
+def test_assignment_structure(name):
+    nb = nbformat.read(ROOT / "solutions" / name / f"{name}.ipynb", as_version=4)
+    graded = [c for c in nb.cells if nbgrader_meta(c).get("grade")]
+    solutions = [c for c in nb.cells if nbgrader_meta(c).get("solution")]
+    assert len(graded) >= 3 and len(solutions) >= 3
+    assert sum(nbgrader_meta(c)["points"] for c in graded) == 10
+    for cell in graded:
+        assert "### BEGIN HIDDEN TESTS" in cell.source, f"{nbgrader_meta(cell)['grade_id']} has no hidden tests"
+        visible = cell.source.split("### BEGIN HIDDEN TESTS")[0]
+        assert "check_" in visible, "visible tests use course_lib's readable checkers"
+        assert "\nassert " not in "\n" + visible, "no bare asserts in visible tests"
+    for cell in solutions:
+        assert "### BEGIN SOLUTION" in cell.source
