@@ -15,13 +15,14 @@ JOBS   ?= 2
 # Slow cells (training loops) get this many seconds before nbval gives up.
 CELL_TIMEOUT ?= 300
 
-.PHONY: help lab test test-fast exercises clean
+.PHONY: help lab test test-fast exercises bench clean
 
 help:
 	@echo "make lab        set up and open the course in JupyterLab (start here)"
 	@echo "make test       set up and run every test (unit, notebooks, sync, grading calibration, lab smoke test)"
 	@echo "make test-fast  only the unit and sync tests (seconds)"
 	@echo "make exercises  regenerate exercises/ from solutions/ with nbgrader"
+	@echo "make bench      speed measurements, printed as ratios"
 	@echo "make clean      remove the virtual environment and nbgrader's class state"
 
 # --- set-up -----------------------------------------------------------------
@@ -72,6 +73,10 @@ exercises: $(VENV)/.course
 	@for dir in solutions/*/; do \
 		$(BIN)/nbgrader generate_assignment --force "$$(basename "$$dir")" || exit 1; \
 	done
+
+# --- measurements -----------------------------------------------------------
+bench: $(VENV)/.course
+	@for script in benchmarks/bench_*.py; do echo "== $$script"; $(PY) "$$script" || exit 1; done
 
 clean:
 	rm -rf $(VENV) gradebook.db submitted autograded feedback

@@ -12,6 +12,18 @@ loop), ``plotting`` (lecture style), ``explorers`` (widget logic, one module
 per chapter), ``checkers`` (readable exercise tests).
 """
 
+import os as _os
+
+import torch as _torch
+
+# The course's models are tiny, so a second intra-op thread buys nothing, while
+# thread contention costs a lot whenever another process holds a core (nbval
+# running two notebooks at once, a class being graded, a busy laptop).
+# `make bench` measures both cases side by side. One thread, unless the user
+# chose a number through the usual environment variables.
+if not any(_k in _os.environ for _k in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "TORCH_NUM_THREADS")):
+    _torch.set_num_threads(1)
+
 from .attention import (
     MLP,
     SelfAttention,

@@ -143,14 +143,19 @@ class TransformerBlock(nn.Module):
 class TinyTransformer(nn.Module):
     """A small Transformer for the course's synthetic tasks.
 
-    tokens (batch, seq) int64 -> logits (batch, num_classes) with
-    ``pool="mean"`` (one answer per sequence) or (batch, seq, num_classes)
-    with ``pool=None`` (one answer per position).
+    tokens (batch, seq) int64 -> logits (batch, num_classes) when the model
+    gives one answer per sequence, or (batch, seq, num_classes) with
+    ``pool=None`` (one answer per position). ``pool`` chooses how a sequence
+    answer is read from the token vectors:
 
-    Mean pooling over permutation-equivariant token vectors is
-    permutation-*invariant*: without a position scheme (and without a causal
-    mask, which leaks position: chapter 06) the model cannot tell
-    "lion kills deer" from "deer kills lion".
+        "mean"   average over tokens: symmetric, so order-blind without positions
+        "first"  the first token's vector (like BERT's [CLS]): reading a fixed
+                 row is itself a position signal — chapter 00 measures it
+        None     no pooling
+
+    Without a position scheme and without a causal mask (which leaks position:
+    chapter 06), the token vectors are permutation-equivariant, and mean
+    pooling makes the answer permutation-invariant.
     """
 
     def __init__(
@@ -168,7 +173,7 @@ class TinyTransformer(nn.Module):
         require_int("vocab_size", vocab_size, minimum=1)
         require_int("num_classes", num_classes, minimum=2)
         require_int("num_layers", num_layers, minimum=1)
-        require_choice("pool", pool, ("mean", None))
+        require_choice("pool", pool, ("mean", "first", None))
         self.position = position if position is not None else NoPositions()
         if not isinstance(self.position, PositionScheme):
             raise ValueError(
@@ -201,6 +206,8 @@ class TinyTransformer(nn.Module):
         x = self.ln_final(x)
         if self.pool == "mean":
             x = x.mean(dim=1)
+        elif self.pool == "first":
+            x = x[:, 0]
         return self.head(x)
 
     @property

@@ -67,7 +67,12 @@ def check_number(actual, expected: float, *, what: str, hint: str = "", atol: fl
 
 
 def check_equal(actual, expected, *, what: str, hint: str = "") -> None:
-    """``actual == expected`` for plain values (bools, ints, strings, tuples)."""
+    """``actual == expected`` for plain values (bools, ints, strings, tuples).
+
+    A one-element tensor counts as its value: ``torch.tensor(True)`` is True.
+    """
+    if isinstance(actual, torch.Tensor) and actual.numel() == 1 and not isinstance(expected, torch.Tensor):
+        actual = actual.item()
     if type(expected) is bool and not isinstance(actual, bool):
         _fail(what, f"expected True or False, got {actual!r} ({type(actual).__name__}).", hint)
     if actual != expected:

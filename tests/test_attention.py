@@ -85,6 +85,19 @@ def test_tiny_transformer_without_positions_is_order_blind():
         assert torch.allclose(pooled(tokens[:, perm]), pooled(tokens), atol=1e-5)
 
 
+def test_reading_the_first_row_is_itself_a_position_signal():
+    torch.manual_seed(0)
+    model = TinyTransformer(10, 4, d_model=16, pool="first").eval()
+    tokens = torch.tensor([[1, 5, 7]])
+    with torch.no_grad():
+        # "first" reads whichever token stands first: a reordering changes the answer...
+        assert not torch.allclose(model(tokens[:, [2, 1, 0]]), model(tokens), atol=1e-4)
+        # ...and equals the mean-free readout of the per-token stack at row 0.
+        per_token = TinyTransformer(10, 4, d_model=16, pool=None).eval()
+        per_token.load_state_dict(model.state_dict())
+        assert torch.allclose(per_token(tokens)[:, 0], model(tokens), atol=1e-6)
+
+
 @pytest.mark.parametrize("scheme", [lambda: IntegerPosition("concat"), lambda: LearnedPositions(8, 16)])
 def test_a_position_scheme_breaks_the_symmetry(scheme):
     torch.manual_seed(0)

@@ -14,6 +14,8 @@ def test_right_answers_pass():
     check_number(0.5, 0.5, what="p")
     check_number(torch.tensor(0.5), 0.5, what="p")
     check_equal(True, True, what="b")
+    check_equal(torch.tensor(True), True, what="a 0-d bool tensor counts as its value")
+    check_equal(torch.float64, torch.float64, what="dtype")
 
 
 @pytest.mark.parametrize(
@@ -48,7 +50,8 @@ def test_check_failed_is_an_assertion_error_so_nbgrader_scores_zero():
         (lambda: check_number("0.5", 0.5, what="ceiling"), "expected a number"),
         (lambda: check_number(True, 1.0, what="ceiling"), "expected a number"),
         (lambda: check_equal(False, True, what="equivariant?"), "expected True, got False"),
-        (lambda: check_equal(torch.tensor(True), True, what="equivariant?"), "expected True or False"),
+        (lambda: check_equal(1, True, what="equivariant?"), "expected True or False"),
+        (lambda: check_equal(torch.tensor(False), True, what="equivariant?"), "expected True, got False"),
     ],
 )
 def test_wrong_values_explain_what_went_wrong(call, fragment):

@@ -91,3 +91,18 @@ def test_assignment_structure(name):
         assert "\nassert " not in "\n" + visible, "no bare asserts in visible tests"
     for cell in solutions:
         assert "### BEGIN SOLUTION" in cell.source
+
+
+@pytest.mark.parametrize("path", ALL_NOTEBOOKS + [ROOT / "README.md"], ids=lambda p: str(p.relative_to(ROOT)))
+def test_relative_links_resolve(path):
+    """A link a student clicks must open something (external links are not checked)."""
+    import re
+
+    if path.suffix == ".md":
+        text = path.read_text()
+    else:
+        text = "\n".join(c.source for c in nbformat.read(path, as_version=4).cells if c.cell_type == "markdown")
+    for target in re.findall(r"\]\(([^)\s]+)\)", text):
+        if re.match(r"[a-z]+:", target) or target.startswith("#"):
+            continue
+        assert (path.parent / target.split("#")[0]).exists(), f"broken link {target!r} in {path.name}"
