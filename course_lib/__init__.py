@@ -29,11 +29,12 @@ from .attention import (
     SelfAttention,
     TinyTransformer,
     TransformerBlock,
+    attention_entropy,
     causal_mask,
     scaled_dot_product_attention,
 )
 from .checkers import CheckFailed, check_equal, check_number, check_tensor
-from .integer_position import IntegerPosition
+from .integer_position import IntegerPosition, layernorm_cosine, length_sweep
 from .learned import LearnedPositions
 from .plotting import plot_attention, plot_vector_bars, use_lecture_style
 from .schemes import NoPositions, PositionScheme
@@ -53,10 +54,13 @@ __all__ = [
     "TinyTransformer",
     "TransformerBlock",
     "accuracy",
+    "attention_entropy",
     "causal_mask",
     "check_equal",
     "check_number",
     "check_tensor",
+    "layernorm_cosine",
+    "length_sweep",
     "plot_attention",
     "plot_vector_bars",
     "scaled_dot_product_attention",

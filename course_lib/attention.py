@@ -73,6 +73,19 @@ def scaled_dot_product_attention(
     return weights @ v, weights
 
 
+def attention_entropy(weights: torch.Tensor) -> torch.Tensor:
+    """Entropy in nats of each attention row: H = -sum_j w_ij log w_ij.
+
+    weights (..., n_q, n_k) with rows summing to 1 -> (..., n_q). H ranges from
+    0 (all weight on one key: a saturated softmax) to log n_k (uniform).
+    """
+    require_tensor("weights", weights, min_ndim=1, floating=True)
+    if (weights < 0).any() or not torch.allclose(weights.sum(-1), torch.ones(()), atol=1e-3):
+        raise ValueError("weights must be attention weights: non-negative, each row summing to 1.")
+    # 0 * log 0 counts as 0, the limit of w log w as w -> 0.
+    return -(weights * weights.clamp_min(torch.finfo(weights.dtype).tiny).log()).sum(-1)
+
+
 class SelfAttention(nn.Module):
     """Multi-head self-attention with a pluggable position scheme.
 
