@@ -6,6 +6,7 @@ browser: a plain ``*_view(...)`` function that computes what the widget shows
 The notebook only wires ipywidgets controls to ``draw_*(…_view(...))``.
 """
 
+from .integer_dimension import draw_integer_dimension, integer_dimension_view
 from .order_blindness import draw_order_blindness, order_blindness_view
 
-__all__ = ["order_blindness_view", "draw_order_blindness"]
+__all__ = ["order_blindness_view", "draw_order_blindness", "integer_dimension_view", "draw_integer_dimension"]
