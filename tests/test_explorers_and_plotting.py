@@ -5,7 +5,9 @@ import pytest
 import torch
 
 from course_lib import plot_attention, plot_vector_bars, summary_table, use_lecture_style
-from course_lib.explorers import draw_order_blindness, order_blindness_view
+from course_lib.explorers import (
+    draw_integer_dimension, draw_order_blindness, integer_dimension_view, order_blindness_view,
+)
 
 
 def test_view_without_positions_gives_a_word_the_same_vector_in_any_order():
@@ -30,9 +32,24 @@ def test_draw_returns_one_panel_per_sentence_plus_the_bars():
     plt.close(fig)
 
 
+def test_integer_dimension_view_saturates_as_the_length_grows():
+    short, long = integer_dimension_view(8), integer_dimension_view(256)
+    for view, n in ((short, 8), (long, 256)):
+        assert view["feature_norm"].shape == view["last_row"].shape == (n,)
+        assert abs(view["last_row"].sum().item() - 1) < 1e-5
+        assert view["feature_norm"][-1] >= n - 1
+    assert long["max_logit"] > 100 * short["max_logit"]
+    assert long["entropy"] < 0.01 < short["entropy"]
+    fig = draw_integer_dimension(16)
+    assert len(fig.axes) == 2
+    plt.close(fig)
+
+
 @pytest.mark.parametrize(
     "call, message",
     [
+        (lambda: integer_dimension_view(1), "seq_len must be at least 2"),
+        (lambda: integer_dimension_view(8, d_model=2), "d_model must be at least 3"),
         (lambda: order_blindness_view(""), "non-empty string"),
         (lambda: order_blindness_view(42), "non-empty string"),
         (lambda: draw_order_blindness(["deer kills wolf"], word="lion"), "must appear in every sentence"),

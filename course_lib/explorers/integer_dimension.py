@@ -52,10 +52,10 @@ def draw_integer_dimension(seq_len: int, d_model: int = 32, seed: int = 0):
     """Input norms by position, and the last token's attention row, for one length."""
     view = integer_dimension_view(seq_len, d_model, seed)
     fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.2))
-    left.plot(view["feature_norm"])
+    left.plot(view["feature_norm"].numpy())
     left.set_xlabel("position p"); left.set_ylabel("‖x_p‖")
     left.set_title(f"input norms (largest {view['feature_norm'].max():.0f})")
-    right.bar(range(seq_len), view["last_row"], width=1.0)
+    right.bar(range(seq_len), view["last_row"].numpy(), width=1.0)
     right.set_ylim(0, 1.05)
     right.set_xlabel("key position j"); right.set_ylabel("weight")
     right.set_title(f"last token's attention: entropy {view['entropy']:.2f} of max {view['log_n']:.2f}")
