@@ -56,14 +56,15 @@ def check_tensor(actual, expected: torch.Tensor, *, what: str, hint: str = "",
         )
 
 
-def check_number(actual, expected: float, *, what: str, hint: str = "", atol: float = 1e-6) -> None:
-    """``actual`` must be a real number within ``atol`` of ``expected``."""
+def check_number(actual, expected: float, *, what: str, hint: str = "",
+                 atol: float = 1e-6, rtol: float = 1e-6) -> None:
+    """``actual`` must be a real number within ``atol + rtol * |expected|`` of ``expected``."""
     if isinstance(actual, torch.Tensor) and actual.numel() == 1:
         actual = actual.item()
     if isinstance(actual, bool) or not isinstance(actual, numbers.Real):
         _fail(what, f"expected a number, got {actual!r} ({type(actual).__name__}).", hint)
-    if abs(float(actual) - expected) > atol:
-        _fail(what, f"expected {expected:.6g}, got {float(actual):.6g}.", hint)
+    if abs(float(actual) - expected) > atol + rtol * abs(expected):
+        _fail(what, f"expected {expected:.10g}, got {float(actual):.10g}.", hint)
 
 
 def check_equal(actual, expected, *, what: str, hint: str = "") -> None:

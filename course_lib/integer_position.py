@@ -8,7 +8,6 @@ blindness of chapter 00; chapter 01 measures what they cost.
 from __future__ import annotations
 
 import math
-import statistics
 
 import torch
 from torch import nn
@@ -39,28 +38,36 @@ class IntegerPosition(PositionScheme):
 
 # --- measuring what the raw index costs as sequences grow ----------------------
 
-def layernorm_cosine(position: int, d_model: int = 32, seed: int = 0) -> float:
-    """Cosine between two *different* random tokens at the same ``position``, after LayerNorm.
+def layernorm_cosine(position: int, other_position: int | None = None, d_model: int = 32,
+                     pairs: int = 100, seed: int = 0) -> float:
+    """Mean cosine, after LayerNorm, between two *different* random tokens with the index appended.
 
-    Each token is [embedding (d_model-1) || position]. As the position grows, the
-    single huge feature dominates the mean and variance LayerNorm divides out,
-    so every token is mapped to nearly the same vector: the cosine tends to 1.
+    Token A sits at ``position``, token B at ``other_position`` (default: the
+    same position); the mean is over ``pairs`` random pairs. Each token is
+    [embedding (d_model-1) || index]. As the index grows it sets the mean and
+    variance that LayerNorm divides out: every token tends to the same vector
+    (embedding features -> -1/sqrt(d_model-1), index -> sqrt(d_model-1)), which
+    no longer depends on the token *or* on the position, so the cosine tends to 1.
     """
     require_int("position", position, minimum=0)
+    other_position = position if other_position is None else require_int("other_position", other_position, minimum=0)
     require_int("d_model", d_model, minimum=3)
+    require_int("pairs", pairs, minimum=1)
     gen = torch.Generator().manual_seed(seed)
-    tokens = torch.randn(1, 2, d_model - 1, generator=gen)
-    x = IntegerPosition("concat").embed(tokens, torch.tensor([position, position]))[0]
-    a, b = F.layer_norm(x, (d_model,))
-    return F.cosine_similarity(a, b, dim=0).item()
+    a, b = torch.randn(2, pairs, d_model - 1, generator=gen)
+    a = torch.cat([a, torch.full((pairs, 1), float(position))], dim=-1)
+    b = torch.cat([b, torch.full((pairs, 1), float(other_position))], dim=-1)
+    return F.cosine_similarity(F.layer_norm(a, (d_model,)), F.layer_norm(b, (d_model,)), dim=-1).mean().item()
 
 
-def _one_probe(seq_len: int, block: str, d_model: int, seed: int) -> dict:
-    """One seeded forward/backward pass; see ``length_sweep``."""
+def _one_probe(seq_len: int, block: str, d_model: int, seed: int, final_ln: bool, with_index: bool) -> dict:
+    """One seeded forward/backward pass at initialisation; see ``length_sweep``."""
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
-    x = IntegerPosition("concat").embed(torch.randn(1, seq_len, d_model - 1, generator=gen), torch.arange(seq_len))
     positions = torch.arange(seq_len)
+    tokens = torch.randn(1, seq_len, d_model - 1, generator=gen)
+    # The control replaces the index by a zero feature: same width, no position.
+    x = IntegerPosition("concat").embed(tokens, positions if with_index else torch.zeros_like(positions))
     if block == "attention":
         layer = SelfAttention(d_model)
         attn, attn_input = layer, x
@@ -68,32 +75,47 @@ def _one_probe(seq_len: int, block: str, d_model: int, seed: int) -> dict:
     else:
         layer = TransformerBlock(d_model)
         attn, attn_input = layer.attn, layer.ln_attn(x)
-        body = F.layer_norm(layer(x, NoPositions(), positions), (d_model,))
+        body = layer(x, NoPositions(), positions)
+        if final_ln:
+            body = F.layer_norm(body, (d_model,))
     head = nn.Linear(d_model, 4)
     loss = F.cross_entropy(head(body.mean(dim=1)), torch.tensor([0]))
     loss.backward()
     q, k, _ = attn.qkv(attn_input).split(d_model, dim=-1)
     logits = q @ k.transpose(-2, -1) / math.sqrt(d_model)
+    # nn.Linear computes x @ W.T, so the weights that read the index feature are
+    # W's last *column*: w_Q = W[:d, -1], w_K = W[d:2d, -1].
+    w = attn.qkv.weight.detach()
     return {
         "feature_norm": x.norm(dim=-1).max().item(),
         "max_logit": logits.abs().max().item(),
         "entropy": attention_entropy(attn.last_weights).mean().item(),
         "grad_norm": torch.cat([p.grad.reshape(-1) for p in layer.parameters()]).norm().item(),
+        "loss": loss.item(),
+        "index_qk": torch.dot(w[:d_model, -1], w[d_model:2 * d_model, -1]).item(),
     }
 
 
-def length_sweep(lengths, block: str = "attention", d_model: int = 32, seeds: int = 5) -> dict:
-    """What appending the raw index does to one layer, length by length.
+def length_sweep(lengths, block: str = "attention", d_model: int = 32, seeds: int = 5,
+                 final_ln: bool = True, with_index: bool = True) -> dict:
+    """What appending the raw index does to one layer at initialisation, length by length.
 
-    For each length n: random tokens with the index 0..n-1 appended go through
+    Design (state it when you quote the numbers): for each length n and seed,
+    random unit-variance tokens with the index 0..n-1 appended go through
     ``block`` — ``"attention"`` (one plain self-attention layer) or
-    ``"pre_ln_block"`` (a pre-LayerNorm Transformer block with a final
-    LayerNorm) — then mean pooling, a linear head and a cross-entropy loss.
-    Returns {"length": [...], and per length the median over ``seeds`` of:
+    ``"pre_ln_block"`` (a pre-LayerNorm Transformer block, followed by a
+    parameter-free LayerNorm when ``final_ln``) — then mean pooling (so each
+    token's gradient is scaled by 1/n), a fresh random linear head and
+    cross-entropy towards class 0; one backward pass at initialisation.
+    ``with_index=False`` is the control: a zero feature instead of the index.
+
+    Returns {"length": [...], "log_n": [...]} and, for each measurement, a
+    tensor of shape (len(lengths), seeds), one value per length and seed:
     "feature_norm" (largest input vector norm), "max_logit" (largest |attention
-    logit|), "entropy" (mean attention-row entropy, nats), "log_n" (the
-    uniform row's entropy), "grad_norm" (norm of the gradient of the block's
-    parameters)}.
+    logit|), "entropy" (attention-row entropy in nats, averaged over all rows),
+    "grad_norm" (norm of the gradient of the block's parameters, not the
+    head's), "loss", and "index_qk" (w_Q . w_K for the index feature: its sign
+    decides whether large logits favour the last keys or the first).
     """
     require_choice("block", block, ("attention", "pre_ln_block"))
     require_int("d_model", d_model, minimum=3)
@@ -101,9 +123,8 @@ def length_sweep(lengths, block: str = "attention", d_model: int = 32, seeds: in
     lengths = [require_int("each length", n, minimum=1) for n in lengths]
     if not lengths:
         raise ValueError("lengths must list at least one sequence length, e.g. [8, 64, 512].")
+    probes = [[_one_probe(n, block, d_model, seed, final_ln, with_index) for seed in range(seeds)] for n in lengths]
     result = {"length": lengths, "log_n": [math.log(n) for n in lengths]}
-    for n in lengths:
-        probes = [_one_probe(n, block, d_model, seed) for seed in range(seeds)]
-        for key in probes[0]:
-            result.setdefault(key, []).append(statistics.median(p[key] for p in probes))
+    for key in probes[0][0]:
+        result[key] = torch.tensor([[p[key] for p in row] for row in probes])
     return result
