@@ -93,6 +93,7 @@ def _one_probe(seq_len: int, block: str, d_model: int, seed: int, final_ln: bool
         "grad_norm": torch.cat([p.grad.reshape(-1) for p in layer.parameters()]).norm().item(),
         "loss": loss.item(),
         "index_qk": torch.dot(w[:d_model, -1], w[d_model:2 * d_model, -1]).item(),
+        "last_row_top_key": attn.last_weights[0, 0, -1].argmax().item(),
     }
 
 
@@ -114,8 +115,9 @@ def length_sweep(lengths, block: str = "attention", d_model: int = 32, seeds: in
     "feature_norm" (largest input vector norm), "max_logit" (largest |attention
     logit|), "entropy" (attention-row entropy in nats, averaged over all rows),
     "grad_norm" (norm of the gradient of the block's parameters, not the
-    head's), "loss", and "index_qk" (w_Q . w_K for the index feature: its sign
-    decides whether large logits favour the last keys or the first).
+    head's), "loss", "index_qk" (w_Q . w_K for the index feature: its sign
+    decides whether large logits favour the last keys or the first), and
+    "last_row_top_key" (the key the last query attends to most).
     """
     require_choice("block", block, ("attention", "pre_ln_block"))
     require_int("d_model", d_model, minimum=3)

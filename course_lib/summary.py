@@ -23,7 +23,7 @@ COLUMNS = (
 
 ROWS = (
     (0, "none (bag of tokens)", "—", "no: every position looks alike", "—", "no", "— (nothing to extrapolate)", "0"),
-    (1, "integer index, concatenated", "no: up to n−1; logits ∝ n²", "yes", "yes", "no: logits mix p_i·p_j", "not measured yet (ch. 07)", "0, but one feature of width"),
+    (1, "integer index, concatenated", "no: up to n−1; logits ∝ n²", "raw yes; after LayerNorm late positions collapse", "yes", "no: logits mix p_i·p_j", "not measured yet (ch. 07)", "0, but one feature of width"),
     (1, "integer index, added to every feature", "no", "yes, but LayerNorm erases it", "yes", "no", "—", "0"),
 )
 

@@ -53,6 +53,8 @@ def test_whether_plain_gradients_explode_depends_on_the_sign_of_the_index_weight
     assert (growth > 100).sum() >= 5 and (growth < 10).sum() >= 5, growth
     assert torch.all(sign[growth > 100] > 0), "explosions come from attention locking onto the last key"
     assert torch.all(growth[sign < 0] < 100)
+    # The sign also decides where a saturated late query looks: near the end iff w_Q . w_K > 0.
+    assert torch.equal(plain["last_row_top_key"][2] > 1024 / 2, plain["index_qk"][2] > 0)
 
 
 def test_prelayernorm_gradient_trend_is_set_by_the_final_layernorm():
