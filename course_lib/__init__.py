@@ -5,6 +5,7 @@ One small module per idea, in course order:
     attention          00  scaled dot-product attention, a tiny Transformer with a position plug
     schemes            00  the PositionScheme interface and NoPositions
     integer_position   01  the raw index as a feature (concatenate or add)
+    normalised_position 02 the index divided by the length or by max_len
     learned            04  a learned table of position vectors (BERT, GPT-2)
 
 and the course's tools: ``tasks`` (synthetic data), ``training`` (seeded
@@ -36,14 +37,19 @@ from .attention import (
 from .checkers import CheckFailed, check_equal, check_number, check_tensor
 from .integer_position import IntegerPosition, layernorm_cosine, length_sweep
 from .learned import LearnedPositions
+from .normalised_position import NormalisedPosition, normalised_positions
 from .plotting import plot_attention, plot_vector_bars, use_lecture_style
 from .schemes import NoPositions, PositionScheme
 from .summary import summary_table
-from .tasks import AgentTask, toy_attention_weights, toy_word_vectors
+from .tasks import IGNORE_INDEX, AgentTask, CopyBackTask, toy_attention_weights, toy_word_vectors
 from .training import accuracy, seed_everything, train
 
 __all__ = [
     "AgentTask",
+    "CopyBackTask",
+    "IGNORE_INDEX",
+    "NormalisedPosition",
+    "normalised_positions",
     "CheckFailed",
     "IntegerPosition",
     "LearnedPositions",

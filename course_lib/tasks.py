@@ -15,6 +15,9 @@ import torch
 
 from ._validation import require_int
 
+#: Label for positions with no answer (ignored by the loss and by accuracy), as in PyTorch.
+IGNORE_INDEX = -100
+
 NOUNS = (
     "lion", "deer", "wolf", "bear", "fox", "hare",
     "owl", "mouse", "hawk", "snake", "frog", "fly",
@@ -91,6 +94,38 @@ class AgentTask:
         ]
         tokens = torch.tensor(rows)
         return tokens, tokens[:, 0].clone()
+
+
+@dataclass(frozen=True)
+class CopyBackTask:
+    """At every position p >= offset, output the token that stood ``offset`` places earlier.
+
+    The answer depends on *relative* position only, so a scheme that encodes
+    positions inconsistently across lengths fails when the length changes.
+    Positions p < offset have no answer (label ``IGNORE_INDEX``).
+    """
+
+    offset: int = 3
+    vocab_size: int = 16
+    seq_len: int = 16
+
+    def __post_init__(self):
+        require_int("offset", self.offset, minimum=1)
+        require_int("vocab_size", self.vocab_size, minimum=2)
+        require_int("seq_len", self.seq_len, minimum=self.offset + 1)
+
+    @property
+    def num_classes(self) -> int:
+        return self.vocab_size
+
+    def sample(self, batch_size: int, generator: torch.Generator | None = None, seq_len: int | None = None):
+        """tokens (batch, seq_len), labels (batch, seq_len); ``seq_len`` defaults to the training length."""
+        require_int("batch_size", batch_size, minimum=1)
+        n = self.seq_len if seq_len is None else require_int("seq_len", seq_len, minimum=self.offset + 1)
+        tokens = torch.randint(self.vocab_size, (batch_size, n), generator=generator)
+        labels = torch.full_like(tokens, IGNORE_INDEX)
+        labels[:, self.offset:] = tokens[:, : -self.offset]
+        return tokens, labels
 
 
 def toy_word_vectors(words, dim: int = 4, seed: int = 0) -> torch.Tensor:

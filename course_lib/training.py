@@ -15,6 +15,7 @@ from torch.nn import functional as F
 from tqdm.auto import tqdm
 
 from ._validation import require_int, require_positive_float
+from .tasks import IGNORE_INDEX
 
 
 def seed_everything(seed: int) -> None:
@@ -26,8 +27,8 @@ def seed_everything(seed: int) -> None:
 
 
 def _loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    # (batch, C) with (batch,) or (batch, seq, C) with (batch, seq).
-    return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), labels.reshape(-1))
+    # (batch, C) with (batch,) or (batch, seq, C) with (batch, seq); IGNORE_INDEX labels don't count.
+    return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), labels.reshape(-1), ignore_index=IGNORE_INDEX)
 
 
 def train(
@@ -67,7 +68,10 @@ def train(
 
 @torch.no_grad()
 def accuracy(model: nn.Module, tokens: torch.Tensor, labels: torch.Tensor) -> float:
-    """Fraction of labels the model's argmax gets right (per sequence or per position)."""
+    """Fraction of labels the model's argmax gets right (per sequence or per position).
+
+    Labels equal to ``IGNORE_INDEX`` (positions with no answer) are left out.
+    """
     model.eval()
     predictions = model(tokens).argmax(dim=-1)
     if predictions.shape != labels.shape:
@@ -75,4 +79,7 @@ def accuracy(model: nn.Module, tokens: torch.Tensor, labels: torch.Tensor) -> fl
             f"the model predicts shape {tuple(predictions.shape)} but labels have shape "
             f"{tuple(labels.shape)}."
         )
-    return (predictions == labels).float().mean().item()
+    scored = labels != IGNORE_INDEX
+    if not scored.any():
+        raise ValueError("every label is IGNORE_INDEX: there is nothing to score.")
+    return (predictions[scored] == labels[scored]).float().mean().item()
