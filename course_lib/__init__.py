@@ -31,6 +31,7 @@ from .attention import (
     TinyTransformer,
     TransformerBlock,
     attention_entropy,
+    attention_logits,
     causal_mask,
     scaled_dot_product_attention,
 )
@@ -61,6 +62,7 @@ __all__ = [
     "TransformerBlock",
     "accuracy",
     "attention_entropy",
+    "attention_logits",
     "causal_mask",
     "check_equal",
     "check_number",

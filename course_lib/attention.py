@@ -33,6 +33,13 @@ def causal_mask(seq_len: int) -> torch.Tensor:
     return torch.ones(seq_len, seq_len, dtype=torch.bool).tril()
 
 
+def attention_logits(q: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
+    """The scores q kᵀ / √d before softmax: q (..., n_q, d), k (..., n_k, d) -> (..., n_q, n_k)."""
+    # Dividing by √d keeps the logits' variance ~1 when q and k have unit
+    # variance entries; without it softmax saturates as d grows.
+    return q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])
+
+
 def scaled_dot_product_attention(
     q: torch.Tensor,
     k: torch.Tensor,
@@ -59,9 +66,7 @@ def scaled_dot_product_attention(
             f"k and v must have one row per key (same second-to-last dimension), "
             f"got k {tuple(k.shape)} and v {tuple(v.shape)}."
         )
-    # Dividing by √d keeps the logits' variance ~1 when q and k have unit
-    # variance entries; without it softmax saturates as d grows.
-    logits = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])
+    logits = attention_logits(q, k)
     if bias is not None:
         logits = logits + bias
     if causal:
@@ -108,13 +113,22 @@ class SelfAttention(nn.Module):
         self.proj = nn.Linear(d_model, d_model)
         self.last_weights: torch.Tensor | None = None
 
-    def forward(self, x: torch.Tensor, position: PositionScheme, positions: torch.Tensor) -> torch.Tensor:
+    def project(self, x: torch.Tensor):
+        """x (batch, seq, d_model) -> q, k, v, each (batch, heads, seq, head_dim)."""
         batch, seq, d_model = x.shape
-        # (batch, seq, 3*d) -> three (batch, heads, seq, head_dim)
-        q, k, v = (
+        return tuple(
             t.view(batch, seq, self.num_heads, d_model // self.num_heads).transpose(1, 2)
             for t in self.qkv(x).split(d_model, dim=-1)
         )
+
+    def logits(self, x: torch.Tensor) -> torch.Tensor:
+        """Attention logits (batch, heads, seq, seq) before any position scheme, bias or mask."""
+        q, k, _ = self.project(x)
+        return attention_logits(q, k)
+
+    def forward(self, x: torch.Tensor, position: PositionScheme, positions: torch.Tensor) -> torch.Tensor:
+        batch, seq, d_model = x.shape
+        q, k, v = self.project(x)
         q, k = position.rotate(q, k, positions)  # RoPE acts here; v is never rotated
         out, weights = scaled_dot_product_attention(
             q, k, v, bias=position.attention_bias(seq), causal=self.causal

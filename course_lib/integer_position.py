@@ -81,8 +81,7 @@ def _one_probe(seq_len: int, block: str, d_model: int, seed: int, final_ln: bool
     head = nn.Linear(d_model, 4)
     loss = F.cross_entropy(head(body.mean(dim=1)), torch.tensor([0]))
     loss.backward()
-    q, k, _ = attn.qkv(attn_input).split(d_model, dim=-1)
-    logits = q @ k.transpose(-2, -1) / math.sqrt(d_model)
+    logits = attn.logits(attn_input)
     # nn.Linear computes x @ W.T, so the weights that read the index feature are
     # W's last *column*: w_Q = W[:d, -1], w_K = W[d:2d, -1].
     w = attn.qkv.weight.detach()

@@ -13,6 +13,7 @@ from course_lib import (
     NoPositions,
     SelfAttention,
     TinyTransformer,
+    attention_logits,
     causal_mask,
     scaled_dot_product_attention,
 )
@@ -52,6 +53,19 @@ def test_scaling_is_by_sqrt_of_width():
     _, weights = scaled_dot_product_attention(q, k, k)
     expected = torch.softmax(q @ k.T / 3.0, dim=-1)  # sqrt(9) = 3
     assert torch.allclose(weights, expected, atol=1e-6)
+
+
+def test_self_attention_logits_are_what_forward_softmaxes():
+    torch.manual_seed(0)
+    layer = SelfAttention(8, num_heads=2)
+    x = rand(3, 5, 8)
+    layer(x, NoPositions(), torch.arange(5))
+    logits = layer.logits(x)
+    assert logits.shape == (3, 2, 5, 5)
+    assert torch.allclose(logits.softmax(-1), layer.last_weights, atol=1e-6)
+    q, k, _ = layer.project(x)
+    assert torch.allclose(logits, attention_logits(q, k)) and torch.allclose(
+        attention_logits(q, k), q @ k.transpose(-2, -1) / 2.0, atol=1e-6)  # sqrt(head_dim=4) = 2
 
 
 def test_causal_mask():

@@ -36,8 +36,7 @@ def integer_dimension_view(seq_len: int, d_model: int = 32, seed: int = 0) -> di
     x = IntegerPosition("concat").embed(torch.randn(1, seq_len, d_model - 1, generator=gen), positions)
     with torch.no_grad():
         layer(x, NoPositions(), positions)
-        q, k, _ = layer.qkv(x).split(d_model, dim=-1)
-        logits = q @ k.transpose(-2, -1) / math.sqrt(d_model)
+        logits = layer.logits(x)
     last_row = layer.last_weights[0, 0, -1]
     return {
         "feature_norm": x[0].norm(dim=-1),
