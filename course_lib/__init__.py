@@ -42,8 +42,10 @@ from .normalised_position import NormalisedPosition, normalised_positions
 from .plotting import plot_attention, plot_vector_bars, use_lecture_style
 from .schemes import NoPositions, PositionScheme
 from .summary import summary_table
-from .tasks import IGNORE_INDEX, AgentTask, CopyBackTask, toy_attention_weights, toy_word_vectors
-from .training import accuracy, seed_everything, train
+from .tasks import (
+    IGNORE_INDEX, AgentTask, CopyBackTask, copy_offset_profile, toy_attention_weights, toy_word_vectors,
+)
+from .training import accuracy, accuracy_by_position, seed_everything, train
 
 __all__ = [
     "AgentTask",
@@ -61,12 +63,14 @@ __all__ = [
     "TinyTransformer",
     "TransformerBlock",
     "accuracy",
+    "accuracy_by_position",
     "attention_entropy",
     "attention_logits",
     "causal_mask",
     "check_equal",
     "check_number",
     "check_tensor",
+    "copy_offset_profile",
     "layernorm_cosine",
     "length_sweep",
     "plot_attention",

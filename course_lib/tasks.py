@@ -128,6 +128,29 @@ class CopyBackTask:
         return tokens, labels
 
 
+def copy_offset_profile(tokens: torch.Tensor, predictions: torch.Tensor, max_offset: int) -> torch.Tensor:
+    """Where does a model copy from? (max_offset + 1,) fractions, one per offset k = 0..max_offset.
+
+    Entry k is the fraction of predictions (at positions p >= max_offset, so
+    every offset exists) that equal the token k places back, tokens[p - k].
+    A model that copies 3 back has a spike at k = 3; random guessing gives
+    about 1 / vocab_size everywhere. tokens, predictions: (batch, seq) integers.
+    """
+    if tokens.shape != predictions.shape or tokens.dim() != 2:
+        raise ValueError(
+            "tokens and predictions must both have shape (batch, seq); got "
+            f"{tuple(tokens.shape)} and {tuple(predictions.shape)}."
+        )
+    seq = tokens.shape[1]
+    require_int("max_offset", max_offset, minimum=0)
+    if max_offset >= seq:
+        raise ValueError(f"max_offset must be smaller than the sequence length {seq}, got {max_offset}.")
+    queries = predictions[:, max_offset:]
+    return torch.stack([
+        (queries == tokens[:, max_offset - k: seq - k]).float().mean() for k in range(max_offset + 1)
+    ])
+
+
 def toy_word_vectors(words, dim: int = 4, seed: int = 0) -> torch.Tensor:
     """A fixed random vector per distinct word: (len(words), dim).
 

@@ -83,3 +83,24 @@ def accuracy(model: nn.Module, tokens: torch.Tensor, labels: torch.Tensor) -> fl
     if not scored.any():
         raise ValueError("every label is IGNORE_INDEX: there is nothing to score.")
     return (predictions[scored] == labels[scored]).float().mean().item()
+
+
+@torch.no_grad()
+def accuracy_by_position(model: nn.Module, tokens: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Accuracy at each position, averaged over the batch: (seq,) floats.
+
+    For per-token tasks (``labels`` of shape (batch, seq)). Positions where every
+    label is ``IGNORE_INDEX`` have no score and come back as nan, so a plot
+    leaves them out instead of drawing a misleading 0.
+    """
+    model.eval()
+    predictions = model(tokens).argmax(dim=-1)
+    if labels.dim() != 2 or predictions.shape != labels.shape:
+        raise ValueError(
+            "accuracy_by_position needs per-token labels of shape (batch, seq) matching the model's "
+            f"predictions; got labels {tuple(labels.shape)} and predictions {tuple(predictions.shape)}."
+        )
+    scored = (labels != IGNORE_INDEX).float()
+    correct = ((predictions == labels).float() * scored).sum(dim=0)
+    counts = scored.sum(dim=0)
+    return torch.where(counts > 0, correct / counts.clamp(min=1), torch.full_like(counts, float("nan")))

@@ -6,7 +6,8 @@ import torch
 
 from course_lib import plot_attention, plot_vector_bars, summary_table, use_lecture_style
 from course_lib.explorers import (
-    draw_integer_dimension, draw_order_blindness, integer_dimension_view, order_blindness_view,
+    draw_integer_dimension, draw_normalised_positions, draw_order_blindness, integer_dimension_view,
+    normalised_positions_view, order_blindness_view,
 )
 
 
@@ -75,3 +76,37 @@ def test_summary_table_grows_by_chapter():
     assert header.count("|") == rule.count("|") == 9
     assert len(rows) >= 1 and all(r.startswith("| 00 |") for r in rows)
     assert len(summary_table(8).splitlines()) >= len(table.splitlines())
+
+
+def test_normalised_positions_view_says_which_training_position_an_index_reads_as():
+    view = normalised_positions_view(16, index=3, max_len=64, train_len=16)
+    for mode in ("by_length", "by_max_len"):       # at the training length both read correctly
+        assert view[mode]["reads_as"] == pytest.approx(3.0) and view[mode]["seen_in_training"]
+    longer = normalised_positions_view(32, index=3, max_len=64, train_len=16)
+    # p/(n-1): index 3 of 32 has the value index 1.45 had when training at 16 (3 * 15 / 31).
+    assert longer["by_length"]["reads_as"] == pytest.approx(3 * 15 / 31, rel=1e-5)
+    assert longer["by_length"]["gap"] == pytest.approx(1 / 31, rel=1e-5)
+    assert longer["by_length"]["values"].shape == (32,) and longer["by_length"]["training_values"].shape == (16,)
+    # p/max_len: the same index keeps its value; an index past the training length was never seen.
+    assert longer["by_max_len"]["index_value"] == pytest.approx(3 / 64)
+    late = normalised_positions_view(32, index=20, max_len=64, train_len=16)
+    assert late["by_max_len"]["reads_as"] == pytest.approx(20) and not late["by_max_len"]["seen_in_training"]
+    assert late["by_length"]["seen_in_training"]
+    fig = draw_normalised_positions(64, index=40)
+    assert len(fig.axes) == 2
+    plt.close(fig)
+
+
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda: normalised_positions_view(1), "seq_len must be at least 2"),
+        (lambda: normalised_positions_view(8, index=8), "index must be a position of the sequence, 0..7"),
+        (lambda: normalised_positions_view(8, index=-1), "index must be at least 0"),
+        (lambda: normalised_positions_view(8, train_len=1), "train_len must be at least 2"),
+        (lambda: normalised_positions_view(8, max_len=0), "max_len must be at least 1"),
+    ],
+)
+def test_normalised_positions_view_rejects_bad_input(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()

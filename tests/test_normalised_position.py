@@ -4,8 +4,8 @@ import pytest
 import torch
 
 from course_lib import (
-    IGNORE_INDEX, CopyBackTask, NormalisedPosition, TinyTransformer, accuracy, normalised_positions,
-    seed_everything, train,
+    IGNORE_INDEX, CopyBackTask, NormalisedPosition, TinyTransformer, accuracy, accuracy_by_position,
+    copy_offset_profile, normalised_positions, seed_everything, train,
 )
 
 
@@ -55,6 +55,37 @@ def test_accuracy_and_training_ignore_positions_without_an_answer():
     assert accuracy(model, tokens, labels) == pytest.approx(expected)
 
 
+class _Fixed(torch.nn.Module):
+    """A stand-in model that returns fixed predictions (as one-hot logits)."""
+
+    def __init__(self, predictions, num_classes):
+        super().__init__()
+        self.logits = torch.nn.functional.one_hot(predictions, num_classes).float()
+
+    def forward(self, tokens):
+        return self.logits
+
+
+def test_accuracy_by_position_averages_each_column_and_leaves_unscored_columns_nan():
+    labels = torch.tensor([[IGNORE_INDEX, 1, 2, 3], [IGNORE_INDEX, 1, 0, 3]])
+    predictions = torch.tensor([[0, 1, 2, 0], [0, 0, 2, 3]])
+    per_position = accuracy_by_position(_Fixed(predictions, 4), torch.zeros(2, 4, dtype=torch.long), labels)
+    assert torch.isnan(per_position[0])
+    assert per_position[1:].tolist() == [0.5, 0.5, 0.5]
+    # Averaged over the scored columns (equal counts here), it is the overall accuracy.
+    assert per_position[1:].mean().item() == pytest.approx(accuracy(_Fixed(predictions, 4), labels, labels))
+
+
+def test_copy_offset_profile_finds_where_predictions_were_copied_from():
+    tokens = torch.randint(50, (64, 40), generator=torch.Generator().manual_seed(0))
+    three_back = torch.roll(tokens, shifts=3, dims=1)        # prediction at p = token at p - 3
+    profile = copy_offset_profile(tokens, three_back, max_offset=10)
+    assert profile.shape == (11,) and profile.argmax().item() == 3 and profile[3].item() == 1.0
+    # Other offsets match only by chance, about 1/50.
+    assert profile[torch.arange(11) != 3].max().item() < 0.06
+    assert copy_offset_profile(tokens, tokens, max_offset=0).tolist() == [1.0]
+
+
 @pytest.mark.parametrize(
     "call, message",
     [
@@ -68,6 +99,11 @@ def test_accuracy_and_training_ignore_positions_without_an_answer():
         (lambda: CopyBackTask().sample(2, seq_len=2), "seq_len must be at least 4"),
         (lambda: accuracy(TinyTransformer(4, 4, pool=None), torch.zeros(1, 3, dtype=torch.long),
                           torch.full((1, 3), IGNORE_INDEX)), "nothing to score"),
+        (lambda: accuracy_by_position(TinyTransformer(4, 4), torch.zeros(2, 3, dtype=torch.long),
+                                      torch.zeros(2, dtype=torch.long)), "per-token labels of shape"),
+        (lambda: copy_offset_profile(torch.zeros(2, 5), torch.zeros(2, 4), 1), "both have shape"),
+        (lambda: copy_offset_profile(torch.zeros(2, 5), torch.zeros(2, 5), 5), "max_offset must be smaller"),
+        (lambda: copy_offset_profile(torch.zeros(2, 5), torch.zeros(2, 5), -1), "max_offset must be at least 0"),
     ],
 )
 def test_bad_input_raises_a_clear_value_error(call, message):
