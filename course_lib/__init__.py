@@ -6,6 +6,7 @@ One small module per idea, in course order:
     schemes            00  the PositionScheme interface and NoPositions
     integer_position   01  the raw index as a feature (concatenate or add)
     normalised_position 02 the index divided by the length or by max_len
+    sinusoidal         03  the paper's sin/cos table, its layouts and its rotation map
     learned            04  a learned table of position vectors (BERT, GPT-2)
 
 and the course's tools: ``tasks`` (synthetic data), ``training`` (seeded
@@ -41,6 +42,10 @@ from .learned import LearnedPositions
 from .normalised_position import NormalisedPosition, normalised_positions
 from .plotting import plot_attention, plot_vector_bars, use_lecture_style
 from .schemes import NoPositions, PositionScheme
+from .sinusoidal import (
+    SinusoidalPositions, halves_permutation, offset_rotation, sinusoid_frequencies, sinusoidal_table,
+    tensor2tensor_sinusoidal_table,
+)
 from .summary import summary_table
 from .tasks import (
     IGNORE_INDEX, AgentTask, CopyBackTask, copy_offset_profile, toy_attention_weights, toy_word_vectors,
@@ -60,6 +65,7 @@ __all__ = [
     "NoPositions",
     "PositionScheme",
     "SelfAttention",
+    "SinusoidalPositions",
     "TinyTransformer",
     "TransformerBlock",
     "accuracy",
@@ -71,13 +77,18 @@ __all__ = [
     "check_number",
     "check_tensor",
     "copy_offset_profile",
+    "halves_permutation",
     "layernorm_cosine",
     "length_sweep",
+    "offset_rotation",
     "plot_attention",
     "plot_vector_bars",
     "scaled_dot_product_attention",
     "seed_everything",
+    "sinusoid_frequencies",
+    "sinusoidal_table",
     "summary_table",
+    "tensor2tensor_sinusoidal_table",
     "toy_attention_weights",
     "toy_word_vectors",
     "train",

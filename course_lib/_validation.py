@@ -20,8 +20,9 @@ def require_int(name: str, value, *, minimum: int | None = None) -> int:
     return int(value)
 
 
-def require_even(name: str, value: int) -> int:
-    """Schemes that work on pairs of dimensions need an even width."""
+def require_even(name: str, value, *, minimum: int | None = None) -> int:
+    """Schemes that work on pairs of dimensions need an even whole-number width."""
+    value = require_int(name, value, minimum=minimum)
     if value % 2:
         raise ValueError(
             f"{name} must be even (dimensions are used in (sin, cos) or rotation pairs), got {value}."

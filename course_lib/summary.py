@@ -26,7 +26,7 @@ ROWS = (
     (1, "integer index, concatenated", "no: up to n−1; logits ∝ n²", "raw yes; after LayerNorm late positions collapse", "yes", "no: logits mix p_i·p_j", "not measured yet (ch. 07)", "0, but one feature of width"),
     (1, "integer index, added to every feature", "no", "yes, but LayerNorm erases it", "yes", "no", "—", "0"),
     (2, "p/(n−1), concatenated", "yes: [0, 1]", "yes, but neighbours only 1/(n−1) apart", "no: index 3 is 0.2 at n=16, 0.097 at n=32", "no: one number gives straight-line logits", "no: trained at 16, near chance at 8, 32 and 64", "0"),
-    (2, "p/max_len, concatenated", "only up to n = max_len", "yes", "yes", "no: one number gives straight-line logits", "no: right on trained positions, chance past them", "0"),
+    (2, "p/max_len, concatenated", "only up to n = max_len", "yes, 1/max_len apart", "yes", "no: one number gives straight-line logits", "no: right on trained positions (a few % lower on shorter sequences), chance past them", "0"),
 )
 
 

@@ -1,5 +1,7 @@
 """Widget logic (plain functions, no browser) and the lecture plotting helpers."""
 
+import math
+
 import matplotlib.pyplot as plt
 import pytest
 import torch
@@ -7,7 +9,7 @@ import torch
 from course_lib import plot_attention, plot_vector_bars, summary_table, use_lecture_style
 from course_lib.explorers import (
     draw_integer_dimension, draw_normalised_positions, draw_order_blindness, integer_dimension_view,
-    normalised_positions_view, order_blindness_view,
+    draw_sinusoids, normalised_positions_view, order_blindness_view, sinusoids_view,
 )
 
 
@@ -108,5 +110,35 @@ def test_normalised_positions_view_says_which_training_position_an_index_reads_a
     ],
 )
 def test_normalised_positions_view_rejects_bad_input(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()
+
+
+def test_sinusoids_view_shows_the_clocks_of_a_position_and_its_similarity_profile():
+    view = sinusoids_view(40, d_model=16, base=10000.0, num_positions=64)
+    assert view["table"].shape == (64, 16) and view["similarity"].shape == (64,)
+    assert view["similarity"][40].item() == pytest.approx(1.0)          # ‖PE(p)‖² = d/2
+    assert view["similarity"].max().item() == pytest.approx(1.0)
+    # The fastest clock (pair 0, ω = 1) sits at angle 40 rad mod 2π.
+    assert view["clock_pairs"][0] == 0 and view["angles"][0].item() == pytest.approx(40 % (2 * math.pi))
+    assert view["wavelengths"][0].item() == pytest.approx(2 * math.pi)
+    # A larger base slows every clock but the first: neighbours look more alike.
+    slow = sinusoids_view(40, d_model=16, base=1e6, num_positions=64)
+    assert slow["similarity"][48] > view["similarity"][48]
+    fig = draw_sinusoids(10, d_model=16, num_positions=32)
+    assert len(fig.axes) == 6 + 2
+    plt.close(fig)
+
+
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda: sinusoids_view(128), "position must be one of the table's rows, 0..127"),
+        (lambda: sinusoids_view(3, d_model=7), "d_model must be even"),
+        (lambda: sinusoids_view(3, base=-2.0), "base must be a positive number"),
+        (lambda: sinusoids_view(3, num_clocks=0), "num_clocks must be at least 1"),
+    ],
+)
+def test_sinusoids_view_rejects_bad_input(call, message):
     with pytest.raises(ValueError, match=message):
         call()

@@ -94,3 +94,13 @@ def predicted_accuracy(train_len, test_len, offset, vocab_size):
 """,
     },
 }
+WRONG_ANSWERS["counts position train_len as seen (p <= train_len)"] = {
+    "cell": "predicted_accuracy",
+    "breaks": ["test_predicted_accuracy"],
+    "source": """
+def predicted_accuracy(train_len, test_len, offset, vocab_size):
+    seen = min(train_len + 1, test_len) - offset
+    unseen = max(test_len - train_len - 1, 0)
+    return (seen + unseen / vocab_size) / (test_len - offset)
+""",
+}

@@ -1,0 +1,119 @@
+"""Chapter 03: the sinusoidal table, cross-checked against HF transformers' copies of the published code."""
+
+import math
+
+import pytest
+import torch
+
+from course_lib import (
+    SinusoidalPositions, TinyTransformer, halves_permutation, offset_rotation, sinusoid_frequencies,
+    sinusoidal_table, tensor2tensor_sinusoidal_table,
+)
+
+
+@pytest.mark.parametrize("n_pos, dim", [(1, 2), (50, 16), (512, 64), (128, 768)])
+def test_interleaved_table_matches_distilbert(n_pos, dim):
+    from transformers.models.distilbert.modeling_distilbert import create_sinusoidal_embeddings
+
+    reference = create_sinusoidal_embeddings(n_pos, dim, torch.empty(n_pos, dim))
+    assert torch.allclose(sinusoidal_table(n_pos, dim), reference, atol=1e-6)
+
+
+@pytest.mark.parametrize("n_pos, dim", [(50, 16), (512, 64)])
+def test_halves_table_matches_marian(n_pos, dim):
+    from transformers.models.marian.modeling_marian import MarianSinusoidalPositionalEmbedding
+
+    reference = MarianSinusoidalPositionalEmbedding(n_pos, dim).create_weight()
+    assert torch.allclose(sinusoidal_table(n_pos, dim, layout="halves"), reference, atol=1e-6)
+
+
+@pytest.mark.parametrize("n_pos, dim", [(50, 16), (1500, 384)])
+def test_tensor2tensor_table_matches_whisper_and_fairseq_port(n_pos, dim):
+    from transformers.models.m2m_100.modeling_m2m_100 import M2M100SinusoidalPositionalEmbedding
+    from transformers.models.whisper.modeling_whisper import sinusoids
+
+    ours = tensor2tensor_sinusoidal_table(n_pos, dim)
+    assert torch.allclose(ours, sinusoids(n_pos, dim), atol=1e-4)     # float32 angles in the reference
+    fairseq = M2M100SinusoidalPositionalEmbedding.get_embedding(n_pos, dim)   # no padding_idx: rows from 0
+    assert torch.allclose(ours, fairseq, atol=1e-4)
+    # ...and it is *not* the paper's table: the exponents differ.
+    assert not torch.allclose(ours, sinusoidal_table(n_pos, dim, layout="halves"), atol=1e-2)
+
+
+def test_halves_are_the_interleaved_table_with_features_permuted():
+    perm = halves_permutation(8)
+    assert perm.tolist() == [0, 2, 4, 6, 1, 3, 5, 7]
+    assert torch.equal(sinusoidal_table(100, 8, layout="halves"), sinusoidal_table(100, 8)[:, perm])
+
+
+def test_frequencies_span_one_to_nearly_one_over_base():
+    w = sinusoid_frequencies(512)
+    assert w.shape == (256,) and w[0] == 1 and torch.all(w.diff() < 0)
+    assert w[-1].item() == pytest.approx(10000 ** (-510 / 512))
+    assert 2 * math.pi / w[-1].item() < 10000 * 2 * math.pi
+
+
+def test_rows_are_bounded_and_all_have_norm_sqrt_half_d():
+    table = sinusoidal_table(10_000, 64)
+    assert table.abs().max() <= 1
+    assert torch.allclose(table.norm(dim=-1), torch.full((10_000,), math.sqrt(32)), atol=1e-4)
+
+
+def test_rows_are_distinct_over_ten_thousand_positions():
+    table = sinusoidal_table(10_000, 64)
+    nearest = torch.cdist(table[:2000], table).topk(2, largest=False).values[:, 1]
+    assert nearest.min() > 1e-3
+
+
+def test_dot_product_depends_only_on_the_offset_and_not_its_sign():
+    table = sinusoidal_table(300, 32).double()
+    for k in (1, 5, 40):
+        dots = (table[:200] * table[k:200 + k]).sum(-1)
+        assert torch.allclose(dots, torch.full_like(dots, dots[0].item()), atol=1e-5)
+        expected = torch.cos(k * sinusoid_frequencies(32)).sum()
+        assert dots[0].item() == pytest.approx(expected.item(), abs=1e-5)
+        back = (table[100] * table[100 - k]).sum()
+        assert back.item() == pytest.approx(dots[0].item(), abs=1e-5)
+
+
+@pytest.mark.parametrize("k", [1, 7, -3, 250])
+def test_offset_rotation_moves_every_position_by_k(k):
+    table = sinusoidal_table(600, 16)
+    m = offset_rotation(k, 16)
+    start = max(0, -k)
+    moved = table[start:start + 100] @ m.T
+    assert torch.allclose(moved, table[start + k:start + k + 100], atol=2e-5)
+    assert torch.allclose(m @ m.T, torch.eye(16), atol=1e-6)                  # a rotation: orthogonal
+    assert torch.allclose(offset_rotation(k, 16) @ offset_rotation(2, 16), offset_rotation(k + 2, 16), atol=1e-5)
+
+
+def test_scheme_adds_or_concatenates_and_scales_tokens():
+    x = torch.ones(2, 5, 8)
+    added = SinusoidalPositions(8, token_scale=2.0).embed(x, torch.arange(5))
+    assert torch.allclose(added[1], 2.0 + sinusoidal_table(5, 8))
+    joined = SinusoidalPositions(4, combine="concat").embed(x, torch.arange(5))
+    assert joined.shape == (2, 5, 12) and torch.equal(joined[0, :, 8:], sinusoidal_table(5, 4))
+    model = TinyTransformer(10, 3, d_model=16, position=SinusoidalPositions(8, combine="concat"))
+    assert model.token_embedding.embedding_dim == 8
+    assert model(torch.zeros(2, 7, dtype=torch.long)).shape == (2, 3)
+
+
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda: sinusoidal_table(0, 8), "num_positions must be at least 1"),
+        (lambda: sinusoidal_table(4, 7), "d_model must be even"),
+        (lambda: sinusoidal_table(4, 8.0), "d_model must be a whole number"),
+        (lambda: sinusoidal_table(4, 8, base=0), "base must be a positive number"),
+        (lambda: sinusoidal_table(4, 8, layout="split"), "layout must be one of 'interleaved', 'halves'"),
+        (lambda: tensor2tensor_sinusoidal_table(4, 2), "d_model must be at least 4"),
+        (lambda: halves_permutation(5), "d_model must be even"),
+        (lambda: offset_rotation(1.5, 8), "offset must be a whole number"),
+        (lambda: SinusoidalPositions(8, combine="sum"), "combine must be one of 'add', 'concat'"),
+        (lambda: SinusoidalPositions(8).embed(torch.zeros(1, 3, 6), torch.arange(3)), "table width \\(8\\)"),
+        (lambda: SinusoidalPositions(8, token_scale=-1), "token_scale must be a positive number"),
+    ],
+)
+def test_bad_input_raises_a_clear_value_error(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()
