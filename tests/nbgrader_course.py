@@ -30,13 +30,16 @@ def run_nbgrader(course: Path, *args: str) -> subprocess.CompletedProcess:
     return result
 
 
-def make_course(tmp: Path) -> Path:
-    """Copy the config and solutions/ into ``tmp`` and generate every assignment there."""
+def make_course(tmp: Path, names: list[str] | None = None) -> Path:
+    """Copy the config and solutions/ into ``tmp`` and generate the assignments ``names`` (default: all) there."""
     course = tmp / "course"
     course.mkdir()
     shutil.copy(ROOT / "nbgrader_config.py", course)
-    shutil.copytree(ROOT / "solutions", course / "solutions")
-    for name in assignments():
+    names = assignments() if names is None else names
+    (course / "solutions").mkdir()
+    for name in names:
+        shutil.copytree(ROOT / "solutions" / name, course / "solutions" / name)
+    for name in names:
         run_nbgrader(course, "generate_assignment", "--force", name)
     return course
 

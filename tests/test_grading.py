@@ -3,12 +3,16 @@
 For every chapter, in a throw-away nbgrader course: the blank exercise scores
 0, the instructor's solution scores 10, and each realistic wrong answer in
 tests/calibration/<chapter>.py loses exactly the points of the exercise it
-breaks (and keeps the others).
+breaks (and keeps the others). A corpus may also list RIGHT_ANSWERS: correct
+solutions written differently from the instructor's (another dtype, a loop),
+which must score full marks — a grader that is too strict is miscalibrated too.
 """
 
 from __future__ import annotations
 
 import importlib.util
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -21,32 +25,54 @@ pytestmark = pytest.mark.slow
 TOTAL_POINTS = 10
 
 
-def corpus(assignment: str) -> dict:
+def _corpus_module(assignment: str):
     path = ROOT / "tests" / "calibration" / f"{assignment}.py"
     assert path.exists(), f"{assignment} has no calibration corpus at {path.relative_to(ROOT)}"
     spec = importlib.util.spec_from_file_location(f"corpus_{assignment}", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    return module.WRONG_ANSWERS
+    return module
+
+
+def corpus(assignment: str) -> dict:
+    return _corpus_module(assignment).WRONG_ANSWERS
+
+
+def right_answers(assignment: str) -> dict:
+    return getattr(_corpus_module(assignment), "RIGHT_ANSWERS", {})
 
 
 def wrong_id(i: int) -> str:
     return f"wrong{i:02d}"
 
 
-@pytest.fixture(scope="module")
-def graded(tmp_path_factory):
-    """Submit blank, solution and every wrong answer for every assignment; autograde once each."""
-    course = make_course(tmp_path_factory.mktemp("calibration"))
-    for name in assignments():
-        source = nbformat.read(ROOT / "solutions" / name / f"{name}.ipynb", as_version=4)
-        release = nbformat.read(course / "exercises" / name / f"{name}.ipynb", as_version=4)
-        submit(course, name, "blank", release)
-        submit(course, name, "solution", filled_in(release, source))
-        for i, wrong in enumerate(corpus(name).values()):
-            submit(course, name, wrong_id(i), filled_in(release, source, {wrong["cell"]: wrong["source"]}))
-        autograde(course, name)
+def right_id(i: int) -> str:
+    return f"right{i:02d}"
+
+
+def _grade_one(tmp: Path, name: str) -> Path:
+    """A course holding one assignment, with blank, solution and every corpus answer submitted and autograded."""
+    course = make_course(tmp, [name])
+    source = nbformat.read(ROOT / "solutions" / name / f"{name}.ipynb", as_version=4)
+    release = nbformat.read(course / "exercises" / name / f"{name}.ipynb", as_version=4)
+    submit(course, name, "blank", release)
+    submit(course, name, "solution", filled_in(release, source))
+    for i, wrong in enumerate(corpus(name).values()):
+        submit(course, name, wrong_id(i), filled_in(release, source, {wrong["cell"]: wrong["source"]}))
+    for i, right in enumerate(right_answers(name).values()):
+        submit(course, name, right_id(i), filled_in(release, source, {right["cell"]: right["source"]}))
+    autograde(course, name)
     return course
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory) -> dict[str, Path]:
+    """assignment -> its graded course. One course per assignment, so two can be graded at once
+    (each nbgrader process is mostly one busy kernel; a shared gradebook would need locking)."""
+    names = assignments()
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        courses = pool.map(lambda name: _grade_one(tmp_path_factory.mktemp(f"calibration_{name}"), name), names)
+        return dict(zip(names, courses))
 
 
 @pytest.mark.parametrize("assignment", assignments())
@@ -65,13 +91,13 @@ def test_corpus_is_large_enough_and_aims_at_real_cells(assignment):
 
 @pytest.mark.parametrize("assignment", assignments())
 def test_blank_scores_zero(graded, assignment):
-    result = scores(graded, assignment, "blank")
+    result = scores(graded[assignment], assignment, "blank")
     assert sum(s for s, _ in result.values()) == 0, result
 
 
 @pytest.mark.parametrize("assignment", assignments())
 def test_solution_scores_full_marks(graded, assignment):
-    result = scores(graded, assignment, "solution")
+    result = scores(graded[assignment], assignment, "solution")
     assert sum(m for _, m in result.values()) == TOTAL_POINTS
     assert all(s == m for s, m in result.values()), result
 
@@ -82,10 +108,20 @@ def test_solution_scores_full_marks(graded, assignment):
 )
 def test_each_wrong_answer_loses_the_points_of_the_exercise_it_breaks(graded, assignment, index, label):
     wrong = corpus(assignment)[label]
-    result = scores(graded, assignment, wrong_id(index))
+    result = scores(graded[assignment], assignment, wrong_id(index))
     for cell, (score, max_score) in result.items():
         if cell in wrong["breaks"]:
             assert score == 0, f"'{label}' should lose {cell}, but scored {score}/{max_score}"
         else:
             assert score == max_score, f"'{label}' should keep {cell}, but scored {score}/{max_score}"
     assert sum(s for s, _ in result.values()) < TOTAL_POINTS
+
+
+@pytest.mark.parametrize(
+    "assignment, index, label",
+    [(a, i, label) for a in assignments() for i, label in enumerate(right_answers(a))],
+)
+def test_each_alternative_right_answer_scores_full_marks(graded, assignment, index, label):
+    result = scores(graded[assignment], assignment, right_id(index))
+    assert all(s == m for s, m in result.values()), f"'{label}' is correct but scored {result}"
+    assert sum(m for _, m in result.values()) == TOTAL_POINTS

@@ -62,7 +62,7 @@ def draw_sinusoids(position: int, d_model: int = 64, base: float = 10000.0, num_
     sim = fig.add_subplot(grid[1, len(view["angles"]) // 2:])
     sim.plot(view["similarity"].numpy())
     sim.axvline(position, color="k", linestyle=":")
-    sim.set_ylim(-0.6, 1.05)
+    sim.set_ylim(-1.05, 1.05)
     sim.set_xlabel("position j"); sim.set_title(f"PE({position})·PE(j) / (d/2)", fontsize=13)
     fig.suptitle(f"position {position}", fontsize=16)
     fig.tight_layout()

@@ -104,3 +104,27 @@ def predicted_accuracy(train_len, test_len, offset, vocab_size):
     return (seen + unseen / vocab_size) / (test_len - offset)
 """,
 }
+
+# Correct answers written differently from the solution: they must score full marks.
+RIGHT_ANSWERS = {
+    "torch.linspace for the by-length case": {
+        "cell": "normalise",
+        "source": """
+def normalise(seq_len, max_len=None):
+    if max_len is not None:
+        return torch.arange(seq_len, dtype=torch.float32) / max_len
+    if seq_len == 1:
+        return torch.zeros(1)
+    return torch.linspace(0, 1, seq_len)
+""",
+    },
+    "accuracy as a weighted average of two rates": {
+        "cell": "predicted_accuracy",
+        "source": """
+def predicted_accuracy(train_len, test_len, offset, vocab_size):
+    scored = test_len - offset
+    unseen_fraction = max(0, test_len - train_len) / scored
+    return (1 - unseen_fraction) * 1.0 + unseen_fraction / vocab_size
+""",
+    },
+}

@@ -112,3 +112,55 @@ def to_interleaved_weight(weight):
 """,
     },
 }
+
+# Correct answers written differently from the solution: they must score full marks.
+RIGHT_ANSWERS = {
+    "the formula written directly in float32 (p / base**(2i/d))": {
+        "cell": "sinusoidal_pe",
+        "source": """
+def sinusoidal_pe(num_positions, d_model, base=10000.0):
+    pe = torch.zeros(num_positions, d_model)
+    p = torch.arange(num_positions, dtype=torch.float32)[:, None]
+    two_i = torch.arange(0, d_model, 2, dtype=torch.float32)
+    pe[:, 0::2] = torch.sin(p / base ** (two_i / d_model))
+    pe[:, 1::2] = torch.cos(p / base ** (two_i / d_model))
+    return pe
+""",
+    },
+    "plain Python loops with math.sin / math.cos": {
+        "cell": "sinusoidal_pe",
+        "source": """
+def sinusoidal_pe(num_positions, d_model, base=10000.0):
+    pe = torch.zeros(num_positions, d_model)
+    for p in range(num_positions):
+        for i in range(d_model // 2):
+            angle = p / base ** (2 * i / d_model)
+            pe[p, 2 * i] = math.sin(angle)
+            pe[p, 2 * i + 1] = math.cos(angle)
+    return pe
+""",
+    },
+    "offset matrix built with torch.block_diag": {
+        "cell": "offset_matrix",
+        "source": """
+def offset_matrix(k, d_model, base=10000.0):
+    blocks = []
+    for i in range(d_model // 2):
+        b = torch.tensor(k * base ** (-2 * i / d_model))
+        blocks.append(torch.stack([torch.stack([b.cos(), b.sin()]), torch.stack([-b.sin(), b.cos()])]))
+    return torch.block_diag(*blocks).float()
+""",
+    },
+    "inverse permutation built by scattering": {
+        "cell": "to_interleaved_weight",
+        "source": """
+def to_interleaved_weight(weight):
+    d_model = weight.shape[1]
+    perm = list(range(0, d_model, 2)) + list(range(1, d_model, 2))
+    new = torch.empty_like(weight)
+    for j, source_column in enumerate(perm):
+        new[:, source_column] = weight[:, j]
+    return new
+""",
+    },
+}
