@@ -15,13 +15,14 @@ JOBS   ?= 2
 # Slow cells (training loops) get this many seconds before nbval gives up.
 CELL_TIMEOUT ?= 300
 
-.PHONY: help lab test test-fast exercises bench clean
+.PHONY: help lab test test-fast exercises slides bench clean
 
 help:
 	@echo "make lab        set up and open the course in JupyterLab (start here)"
 	@echo "make test       set up and run every test (unit, notebooks, sync, grading calibration, lab smoke test)"
 	@echo "make test-fast  only the unit and sync tests (seconds)"
 	@echo "make exercises  regenerate exercises/ from solutions/ with nbgrader"
+	@echo "make slides     build offline reveal.js decks of every lecture into slides/build/"
 	@echo "make bench      speed measurements, printed as ratios"
 	@echo "make clean      remove the virtual environment and nbgrader's class state"
 
@@ -74,9 +75,20 @@ exercises: $(VENV)/.course
 		$(BIN)/nbgrader generate_assignment --force "$$(basename "$$dir")" || exit 1; \
 	done
 
+# Offline decks: reveal.js, require.js, jQuery and MathJax come from the npm
+# registry (versions pinned in slides/package-lock.json), installed at build
+# time into slides/node_modules and copied next to the decks; nothing is
+# vendored into the repository. Copy slides/build/ to present without network.
+slides/node_modules/.installed: slides/package.json slides/package-lock.json
+	npm ci --prefix slides --no-audit --no-fund --loglevel=error
+	touch $@
+
+slides: $(VENV)/.course slides/node_modules/.installed
+	$(PY) slides/build.py
+
 # --- measurements -----------------------------------------------------------
 bench: $(VENV)/.course
 	@for script in benchmarks/bench_*.py; do echo "== $$script"; $(PY) "$$script" || exit 1; done
 
 clean:
-	rm -rf $(VENV) gradebook.db submitted autograded feedback
+	rm -rf $(VENV) gradebook.db submitted autograded feedback slides/build slides/node_modules

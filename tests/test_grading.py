@@ -70,9 +70,10 @@ def graded(tmp_path_factory) -> dict[str, Path]:
     """assignment -> its graded course. One course per assignment, so two can be graded at once
     (each nbgrader process is mostly one busy kernel; a shared gradebook would need locking)."""
     names = assignments()
+    # Temporary folders are made here, in one thread: tmp_path_factory is not thread-safe.
+    folders = [tmp_path_factory.mktemp(f"calibration_{name}") for name in names]
     with ThreadPoolExecutor(max_workers=2) as pool:
-        courses = pool.map(lambda name: _grade_one(tmp_path_factory.mktemp(f"calibration_{name}"), name), names)
-        return dict(zip(names, courses))
+        return dict(zip(names, pool.map(_grade_one, folders, names)))
 
 
 @pytest.mark.parametrize("assignment", assignments())

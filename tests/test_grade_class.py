@@ -1,0 +1,129 @@
+"""Grading a whole class with `python -m course_lib.grade` (make grade): the robustness corpus.
+
+Beside a correct submission, a class holds the submissions that break graders:
+an infinite loop, a cell that raises, an edited locked test cell, a deleted test
+cell, 10 MB of printed output, an empty notebook and a wrong file name. The run
+must finish, give each the score it deserves, write one CSV row per student and
+feedback, and never modify a submission — in nbgrader's layout and in an LMS zip.
+"""
+
+from __future__ import annotations
+
+import copy
+import csv
+import hashlib
+import zipfile
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from course_lib.grade import grade
+from nbgrader_course import ROOT, filled_in, nbgrader_meta
+
+pytestmark = pytest.mark.slow
+
+ASSIGNMENT = "01_integer_dimension"       # no training inside: each submission runs in seconds
+POINTS = {"test_append_position": 4, "test_row_entropy": 3, "test_logit_growth": 3}
+TIMEOUT = 15                              # seconds per cell, so the infinite loop costs little
+
+
+def _release():
+    return nbformat.read(ROOT / "exercises" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb", as_version=4)
+
+
+def _source():
+    return nbformat.read(ROOT / "solutions" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb", as_version=4)
+
+
+def _cell(nb, grade_id):
+    return next(c for c in nb.cells if nbgrader_meta(c).get("grade_id") == grade_id)
+
+
+def corpus() -> dict[str, tuple[str, object, int]]:
+    """student -> (file name, notebook, expected score)."""
+    correct = filled_in(_release(), _source())
+    cases = {"alice": (f"{ASSIGNMENT}.ipynb", correct, 10)}
+
+    looping = filled_in(_release(), _source(), {"row_entropy": "def row_entropy(weights):\n    while True:\n        pass"})
+    # The test cell calls row_entropy: it hits the per-cell timeout and loses its 3 points; the rest still runs.
+    cases["bob"] = (f"{ASSIGNMENT}.ipynb", looping, 7)
+
+    raising = filled_in(_release(), _source(), {"logit_growth": "raise RuntimeError('I give up')"})
+    cases["carol"] = (f"{ASSIGNMENT}.ipynb", raising, 7)
+
+    # Wrong answer, and the student "fixed" the locked test to pass: nbgrader restores the real test.
+    tampered = filled_in(_release(), _source(), {"logit_growth": "def logit_growth(n_short, n_long):\n    return 1.0"})
+    _cell(tampered, "test_logit_growth").source = "print('✓ exercise 3: visible tests passed')"
+    cases["dave"] = (f"{ASSIGNMENT}.ipynb", tampered, 7)
+
+    deleted = filled_in(_release(), _source())
+    deleted.cells = [c for c in deleted.cells if nbgrader_meta(c).get("grade_id") != "test_row_entropy"]
+    cases["erin"] = (f"{ASSIGNMENT}.ipynb", deleted, None)     # scored below; must not crash the run
+
+    noisy = filled_in(_release(), _source())
+    _cell(noisy, "append_position").source += "\nprint('x' * 10_000_000)"
+    cases["frank"] = (f"{ASSIGNMENT}.ipynb", noisy, 10)
+
+    empty = copy.deepcopy(_release())
+    empty.cells = []
+    cases["gina"] = (f"{ASSIGNMENT}.ipynb", empty, 0)
+
+    cases["hank"] = ("homework_final_v2.ipynb", filled_in(_release(), _source()), 10)
+    return cases
+
+
+def _fingerprint(folder: Path) -> dict[str, str]:
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def _scores(csv_path: Path) -> dict[str, float]:
+    with open(csv_path, newline="") as f:
+        return {row["student_id"]: float(row["score"]) for row in csv.DictReader(f) if row["assignment"] == ASSIGNMENT}
+
+
+def _check(result_dir: Path, cases, scores):
+    assert set(scores) == set(cases), f"one CSV row per student: {sorted(scores)}"
+    for student, (_, _, expected) in cases.items():
+        if expected is not None:
+            assert scores[student] == expected, f"{student}: scored {scores[student]}, expected {expected}"
+    # A deleted test cell cannot earn its points.
+    assert scores["erin"] <= 10 - POINTS["test_row_entropy"]
+    assert (result_dir / "feedback" / "alice" / ASSIGNMENT).is_dir()
+    report = (result_dir / "report.txt").read_text()
+    assert "hank: graded homework_final_v2.ipynb" in report
+
+
+def test_grading_a_class_in_nbgrader_layout_survives_every_broken_submission(tmp_path):
+    cases = corpus()
+    submissions = tmp_path / "submitted"
+    for student, (name, nb, _) in cases.items():
+        folder = submissions / student / ASSIGNMENT
+        folder.mkdir(parents=True)
+        nbformat.write(nb, folder / name)
+    before = _fingerprint(submissions)
+    csv_path = grade(ASSIGNMENT, submissions, tmp_path / "out", timeout=TIMEOUT)
+    assert _fingerprint(submissions) == before, "a submission was modified"
+    _check(tmp_path / "out", cases, _scores(csv_path))
+
+
+def test_grading_an_lms_zip_download(tmp_path):
+    cases = {k: v for k, v in corpus().items() if k in ("alice", "carol", "hank")}
+    archive = tmp_path / "submissions.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        for i, (student, (name, nb, _)) in enumerate(cases.items()):
+            # Canvas style: <student>_<user id>_<submission id>_<file name>
+            z.writestr(f"{student}_{1000 + i}_{2000 + i}_{name}", nbformat.writes(nb))
+    before = hashlib.sha256(archive.read_bytes()).hexdigest()
+    csv_path = grade(ASSIGNMENT, archive, tmp_path / "out", timeout=TIMEOUT)
+    assert hashlib.sha256(archive.read_bytes()).hexdigest() == before
+    scores = _scores(csv_path)
+    assert scores == {"alice": 10, "carol": 7, "hank": 10}
+
+
+def test_bad_arguments_give_clear_errors(tmp_path):
+    with pytest.raises(ValueError, match="unknown assignment 'nope'"):
+        grade("nope", tmp_path, tmp_path / "out")
+    with pytest.raises(ValueError, match="must be a folder or a .zip"):
+        grade(ASSIGNMENT, tmp_path / "missing.txt", tmp_path / "out")
