@@ -15,7 +15,7 @@ JOBS   ?= 2
 # Slow cells (training loops) get this many seconds before nbval gives up.
 CELL_TIMEOUT ?= 300
 
-.PHONY: help lab test test-fast exercises slides bench clean
+.PHONY: help lab test test-fast exercises slides grade bench clean
 
 help:
 	@echo "make lab        set up and open the course in JupyterLab (start here)"
@@ -23,6 +23,7 @@ help:
 	@echo "make test-fast  only the unit and sync tests (seconds)"
 	@echo "make exercises  regenerate exercises/ from solutions/ with nbgrader"
 	@echo "make slides     build offline reveal.js decks of every lecture into slides/build/"
+	@echo "make grade ASSIGNMENT=NN_topic SUBMISSIONS=folder-or-zip   autograde a class into grading/"
 	@echo "make bench      speed measurements, printed as ratios"
 	@echo "make clean      remove the virtual environment and nbgrader's class state"
 
@@ -74,6 +75,15 @@ exercises: $(VENV)/.course
 	@for dir in solutions/*/; do \
 		$(BIN)/nbgrader generate_assignment --force "$$(basename "$$dir")" || exit 1; \
 	done
+
+# Autograde a class: submissions in nbgrader's layout or an LMS download (folder
+# or .zip); writes $(OUT)/grades.csv, $(OUT)/feedback/ and $(OUT)/report.txt.
+# Submissions are only read. See `python -m course_lib.grade --help`.
+OUT ?= grading
+grade: $(VENV)/.course
+	@test -n "$(ASSIGNMENT)" -a -n "$(SUBMISSIONS)" || \
+		{ echo "usage: make grade ASSIGNMENT=NN_topic SUBMISSIONS=folder-or-zip [OUT=grading]"; exit 2; }
+	$(PY) -m course_lib.grade "$(ASSIGNMENT)" "$(SUBMISSIONS)" --out "$(OUT)"
 
 # Offline decks: reveal.js, require.js, jQuery and MathJax come from the npm
 # registry (versions pinned in slides/package-lock.json), installed at build
