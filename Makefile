@@ -15,10 +15,11 @@ JOBS   ?= 2
 # Slow cells (training loops) get this many seconds before nbval gives up.
 CELL_TIMEOUT ?= 300
 
-.PHONY: help lab test test-fast exercises slides grade bench clean
+.PHONY: help lab lab-instructor test test-fast exercises slides grade bench clean
 
 help:
 	@echo "make lab        set up and open the course in JupyterLab (start here)"
+	@echo "make lab-instructor  the same, with nbgrader's formgrader and create-assignment tools"
 	@echo "make test       set up and run every test (unit, notebooks, sync, grading calibration, lab smoke test)"
 	@echo "make test-fast  only the unit and sync tests (seconds)"
 	@echo "make exercises  regenerate exercises/ from solutions/ with nbgrader"
@@ -30,7 +31,7 @@ help:
 # --- set-up -----------------------------------------------------------------
 # A stamp file per install level, so `make` reinstalls only when
 # pyproject.toml changes.
-$(VENV)/.course: pyproject.toml
+$(VENV)/.course: pyproject.toml .jupyter-overrides.json
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e .
@@ -53,7 +54,13 @@ $(VENV)/.test: $(VENV)/.course
 # LAB_ARGS passes options through, e.g. make lab LAB_ARGS="--port=8890 --no-browser".
 # Jupyter refuses to start as root unless told; containers often run as root.
 AS_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
+# Students don't get nbgrader's instructor tools (formgrader, create assignment,
+# course list): .jupyter-student/ is read as the user config directory and
+# disables them. `make lab-instructor` is the same lab with them.
 lab: $(VENV)/.course
+	JUPYTER_CONFIG_DIR=$(CURDIR)/.jupyter-student $(BIN)/jupyter lab README.md $(AS_ROOT) $(LAB_ARGS)
+
+lab-instructor: $(VENV)/.course
 	$(BIN)/jupyter lab README.md $(AS_ROOT) $(LAB_ARGS)
 
 # --- tests ------------------------------------------------------------------

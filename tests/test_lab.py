@@ -15,6 +15,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -46,13 +47,12 @@ def get(url: str) -> tuple[int, bytes]:
         return response.status, response.read()
 
 
-@pytest.fixture(scope="module")
-def lab():
+def start_lab(target: str):
     port = free_port()
     args = f"--no-browser --ip=127.0.0.1 --port={port} --ServerApp.token={TOKEN} --ServerApp.port_retries=0"
     env = dict(os.environ, JUPYTER_RUNTIME_DIR=str(Path(os.environ.get("TMPDIR", "/tmp")) / f"lab-smoke-{port}"))
     process = subprocess.Popen(
-        ["make", "--no-print-directory", "lab", f"LAB_ARGS={args}", f"PYTHON={sys.executable}"],
+        ["make", "--no-print-directory", target, f"LAB_ARGS={args}", f"PYTHON={sys.executable}"],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         start_new_session=True,
     )
@@ -72,6 +72,16 @@ def lab():
         yield base
     finally:
         stop(process)
+
+
+@pytest.fixture(scope="module")
+def lab():
+    yield from start_lab("lab")
+
+
+@pytest.fixture(scope="module")
+def instructor_lab():
+    yield from start_lab("lab-instructor")
 
 
 def stop(process: subprocess.Popen) -> None:
@@ -118,6 +128,39 @@ def test_lab_page_loads_the_course_extensions(lab):
     loaded = {ext["name"] for ext in config["federated_extensions"]}
     for name, purpose in NEEDED.items():
         assert name in loaded, f"{name} ({purpose}) is not served to the browser"
+
+
+INSTRUCTOR_PLUGINS = ("@jupyter/nbgrader:formgrader", "@jupyter/nbgrader:create-assignment",
+                      "@jupyter/nbgrader:course-list")
+
+
+def page_config(base: str) -> dict:
+    status, html = get(f"{base}/lab?token={TOKEN}")
+    assert status == 200
+    return json.loads(re.search(rb'<script id="jupyter-config-data" type="application/json">(.*?)</script>',
+                                html, re.S)[1])
+
+
+def status_of(url: str) -> int:
+    try:
+        return get(url)[0]
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
+def test_students_do_not_get_the_instructor_tools(lab):
+    disabled = page_config(lab)["disabledExtensions"]
+    for plugin in INSTRUCTOR_PLUGINS:
+        assert plugin in disabled, f"{plugin} is visible to students"
+    assert "@jupyter/nbgrader:assignment-list" not in disabled, "students still validate and fetch assignments"
+    assert status_of(f"{lab}/formgrader?token={TOKEN}") == 404
+
+
+def test_instructors_get_formgrader_and_create_assignment(instructor_lab):
+    disabled = page_config(instructor_lab)["disabledExtensions"]
+    for plugin in INSTRUCTOR_PLUGINS:
+        assert plugin not in disabled, f"{plugin} is hidden from the instructor"
+    assert status_of(f"{instructor_lab}/formgrader?token={TOKEN}") == 200
 
 
 def test_markdown_opens_rendered(lab):
