@@ -26,7 +26,7 @@ help:
 	@echo "make slides     build offline reveal.js decks of every lecture into slides/build/"
 	@echo "make grade ASSIGNMENT=NN_topic SUBMISSIONS=folder-or-zip   autograde a class into grading/"
 	@echo "make bench      speed measurements, printed as ratios"
-	@echo "make clean      remove the virtual environment and nbgrader's class state"
+	@echo "make clean      remove the virtual environment and built slides (never class data)"
 
 # --- set-up -----------------------------------------------------------------
 # A stamp file per install level, so `make` reinstalls only when
@@ -86,11 +86,12 @@ exercises: $(VENV)/.course
 # Autograde a class: submissions in nbgrader's layout or an LMS download (folder
 # or .zip); writes $(OUT)/grades.csv, $(OUT)/feedback/ and $(OUT)/report.txt.
 # Submissions are only read. See `python -m course_lib.grade --help`.
-OUT ?= grading
+OUT ?= grading/$(ASSIGNMENT)
+TIMEOUT ?= 120
 grade: $(VENV)/.course
 	@test -n "$(ASSIGNMENT)" -a -n "$(SUBMISSIONS)" || \
-		{ echo "usage: make grade ASSIGNMENT=NN_topic SUBMISSIONS=folder-or-zip [OUT=grading]"; exit 2; }
-	$(PY) -m course_lib.grade "$(ASSIGNMENT)" "$(SUBMISSIONS)" --out "$(OUT)"
+		{ echo "usage: make grade ASSIGNMENT=NN_topic SUBMISSIONS=folder-or-zip [OUT=grading/NN_topic] [TIMEOUT=120]"; exit 2; }
+	$(PY) -m course_lib.grade "$(ASSIGNMENT)" "$(SUBMISSIONS)" --out "$(OUT)" --timeout "$(TIMEOUT)"
 
 # Offline decks: reveal.js, require.js, jQuery and MathJax come from the npm
 # registry (versions pinned in slides/package-lock.json), installed at build
@@ -108,4 +109,5 @@ bench: $(VENV)/.course
 	@for script in benchmarks/bench_*.py; do echo "== $$script"; $(PY) "$$script" || exit 1; done
 
 clean:
-	rm -rf $(VENV) gradebook.db submitted autograded feedback slides/build slides/node_modules
+	@# Never class data: gradebook.db, submitted/, autograded/, feedback/ and grading/ stay.
+	rm -rf $(VENV) slides/build slides/node_modules

@@ -46,11 +46,14 @@ URLS = {
 }
 
 
-def copy_assets() -> None:
-    """Copy the pinned npm packages' files into slides/build/assets (fresh each time)."""
+def copy_assets(everything: bool) -> None:
+    """Copy the pinned npm packages' files into slides/build/assets (fresh each time).
+
+    ``everything``: start from an empty slides/build/ (drops decks of renamed or removed lectures).
+    """
     if not (NODE_MODULES / "reveal.js").exists():
         raise SystemExit("slides/node_modules is missing: run `npm ci --prefix slides` (make slides does).")
-    shutil.rmtree(ASSETS, ignore_errors=True)
+    shutil.rmtree(BUILD if everything else ASSETS, ignore_errors=True)
     ASSETS.mkdir(parents=True)
     for part in ("dist", "plugin/notes"):
         shutil.copytree(NODE_MODULES / "reveal.js" / part, ASSETS / "reveal.js" / part)
@@ -72,8 +75,10 @@ def write_deck(notebook: Path) -> Path:
     nb = nbformat.read(notebook, as_version=4)
     # Widget cells are not in a deck (slide_type "skip"; tests/test_sync.py finds them the same way), so
     # they are not executed either. Measured reason beyond saving time: executing ipywidgets.interactive
-    # cells through nbclient occasionally never returns (kernel and client both idle, waiting on each other).
-    nb.cells = [c for c in nb.cells if not (c.cell_type == "code" and "widgets." in c.source)]
+    # cells through nbclient occasionally never returns (kernel and client both idle, waiting on each other;
+    # known upstream: jupyter/nbclient#312, jupyter/nbconvert#2029).
+    nb.cells = [c for c in nb.cells if not (c.cell_type == "code" and "widgets." in c.source
+                                            and c.metadata.get("slideshow", {}).get("slide_type") == "skip")]
     ExecutePreprocessor(timeout=600).preprocess(nb, {"metadata": {"path": str(notebook.parent)}})
     # Saved widget state would make the deck fetch the widget manager from a CDN; the deck shows no widgets.
     nb.metadata.pop("widgets", None)
@@ -104,7 +109,7 @@ def build_deck(notebook: Path) -> Path:
 
 def main(arguments: list[str]) -> None:
     notebooks = [Path(a).resolve() for a in arguments] or sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
-    copy_assets()
+    copy_assets(everything=not arguments)
     # Two at a time: each execution mostly keeps one core busy.
     with ThreadPoolExecutor(max_workers=2) as pool:
         for deck in pool.map(build_deck, notebooks):

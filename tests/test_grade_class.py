@@ -90,9 +90,16 @@ def _check(result_dir: Path, cases, scores):
             assert scores[student] == expected, f"{student}: scored {scores[student]}, expected {expected}"
     # A deleted test cell cannot earn its points.
     assert scores["erin"] <= 10 - POINTS["test_row_entropy"]
-    assert (result_dir / "feedback" / "alice" / ASSIGNMENT).is_dir()
     report = (result_dir / "report.txt").read_text()
     assert "hank: graded homework_final_v2.ipynb" in report
+    # Every submission, broken or not, went through nbgrader and has feedback to hand back...
+    assert "could not grade" not in report and "no feedback" not in report, report
+    for student in cases:
+        feedback = list((result_dir / "feedback" / student / ASSIGNMENT).glob("*.html"))
+        assert feedback, f"no feedback for {student}"
+    # ...without the hidden tests' code.
+    html = (result_dir / "feedback" / "alice" / ASSIGNMENT / f"{ASSIGNMENT}.html").read_text()
+    assert "hidden tests were run here" in html and "_Reference" not in html
 
 
 def test_grading_a_class_in_nbgrader_layout_survives_every_broken_submission(tmp_path):
@@ -119,7 +126,7 @@ def test_grading_an_lms_zip_download(tmp_path):
     csv_path = grade(ASSIGNMENT, archive, tmp_path / "out", timeout=TIMEOUT)
     assert hashlib.sha256(archive.read_bytes()).hexdigest() == before
     scores = _scores(csv_path)
-    assert scores == {"alice": 10, "carol": 7, "hank": 10}
+    assert scores == {"alice-1000": 10, "carol-1001": 7, "hank-1002": 10}
 
 
 def test_bad_arguments_give_clear_errors(tmp_path):

@@ -50,12 +50,15 @@ def browser(tmp_path_factory):
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     assert chromium, "Chromium is needed for the slide tests: `apt-get install chromium` (.ci/run does it)."
     executable = chromium
-    # Cut the network for real where we may: run Chromium in an empty network namespace.
-    if subprocess.run(["unshare", "-n", "true"], capture_output=True).returncode == 0:
-        wrapper = tmp_path_factory.mktemp("chromium") / "chromium-offline"
-        wrapper.write_text(f'#!/bin/sh\nexec unshare -n {chromium} "$@"\n')
-        wrapper.chmod(0o755)
-        executable = str(wrapper)
+    # Cut the network for real where we may: run Chromium in an empty network namespace (as root, or as
+    # a user through a user namespace). Where neither is allowed, the resolver/proxy flags still block it.
+    for unshare in (["unshare", "-n"], ["unshare", "-rn"]):
+        if subprocess.run([*unshare, "true"], capture_output=True).returncode == 0:
+            wrapper = tmp_path_factory.mktemp("chromium") / "chromium-offline"
+            wrapper.write_text(f'#!/bin/sh\nexec {" ".join(unshare)} {chromium} "$@"\n')
+            wrapper.chmod(0o755)
+            executable = str(wrapper)
+            break
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS, headless=True)
         yield browser
@@ -86,6 +89,8 @@ def test_deck_renders_offline_as_slides_with_maths_and_notes(decks, browser, lec
             route.abort()
 
     page.route("**/*", only_local)
+    failed = []      # a local asset that is missing (e.g. pruned from MathJax) fails here
+    page.on("requestfailed", lambda request: failed.append(request.url))
     page.goto(deck.as_uri())
     # reveal.js adds "ready" once initialised; it is an AMD module under require.js, not a global.
     page.wait_for_function("() => document.querySelector('.reveal.ready') !== null", timeout=60_000)
@@ -121,4 +126,5 @@ def test_deck_renders_offline_as_slides_with_maths_and_notes(decks, browser, lec
     assert has_content(maths), f"the maths slide of {lecture} looks blank"
 
     assert outside == [], f"the deck tried to load from the network: {outside[:5]}"
+    assert [url for url in failed if url.startswith("file:")] == [], f"local files failed to load: {failed[:5]}"
     page.close()
