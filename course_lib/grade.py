@@ -120,9 +120,24 @@ def collect(submissions: Path, assignment: str, course: Path) -> tuple[list[str]
     return sorted(notebooks_by_student), report
 
 
-def _nbgrader(course: Path, *args: str, timeout: float | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=course, capture_output=True, text=True,
-                          timeout=timeout)
+def run_nbgrader(course: Path, *args: str, timeout: float | None = None, check: bool = False):
+    """Run ``nbgrader *args`` in ``course`` (nbgrader must run from the course root); raise if ``check`` and it fails."""
+    result = subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=course, capture_output=True, text=True,
+                            timeout=timeout)
+    if check and result.returncode != 0:
+        raise RuntimeError(f"nbgrader {' '.join(args)} failed:\n{result.stdout[-2000:]}\n{result.stderr[-3000:]}")
+    return result
+
+
+def new_course(course: Path, assignments: list[str]) -> Path:
+    """A throw-away nbgrader course at ``course``: the config, the given solutions/, each assignment generated."""
+    course.mkdir(parents=True)
+    shutil.copy(ROOT / "nbgrader_config.py", course)
+    for name in assignments:
+        shutil.copytree(ROOT / "solutions" / name, course / "solutions" / name)
+    for name in assignments:
+        run_nbgrader(course, "generate_assignment", "--force", name, check=True)
+    return course
 
 
 def _strip_hidden_tests(autograded: Path) -> None:
@@ -153,13 +168,7 @@ def grade(assignment: str, submissions: Path, out: Path, timeout: int = 120) -> 
         scratch = Path(scratch)
         if submissions.is_file():
             submissions = _unpack(submissions, scratch / "unpacked")
-        course = scratch / "course"
-        course.mkdir()
-        shutil.copy(ROOT / "nbgrader_config.py", course)
-        shutil.copytree(ROOT / "solutions" / assignment, course / "solutions" / assignment)
-        result = _nbgrader(course, "generate_assignment", "--force", assignment)
-        if result.returncode != 0:
-            raise RuntimeError(f"nbgrader could not generate {assignment}:\n{result.stderr[-2000:]}")
+        course = new_course(scratch / "course", [assignment])
 
         students, report = collect(submissions, assignment, course)
         collected = sorted(p.name for p in (course / "submitted").iterdir()) if (course / "submitted").exists() else []
@@ -168,7 +177,7 @@ def grade(assignment: str, submissions: Path, out: Path, timeout: int = 120) -> 
         ceiling = 20 * timeout + 300
         for student in collected:
             try:
-                result = _nbgrader(course, "autograde", assignment, "--force", "--student", student,
+                result = run_nbgrader(course, "autograde", assignment, "--force", "--student", student,
                                    f"--ExecutePreprocessor.timeout={timeout}", timeout=ceiling)
                 failed = result.returncode != 0
                 why = (result.stderr.strip().splitlines() or ["no message"])[-1][:300]
@@ -178,12 +187,10 @@ def grade(assignment: str, submissions: Path, out: Path, timeout: int = 120) -> 
                 report.append(f"{student}: nbgrader could not grade this notebook (scored 0): {why}")
         if (course / "autograded").exists():
             _strip_hidden_tests(course / "autograded")
-        result = _nbgrader(course, "generate_feedback", assignment, "--force")
+        result = run_nbgrader(course, "generate_feedback", assignment, "--force")
         if result.returncode != 0:
             report.append("feedback: nbgrader generate_feedback failed: " + result.stderr.strip()[-300:])
-        result = _nbgrader(course, "export", "--to", str((out / "grades.csv").resolve()))
-        if result.returncode != 0:
-            raise RuntimeError(f"nbgrader export failed:\n{result.stderr[-2000:]}")
+        run_nbgrader(course, "export", "--to", str((out / "grades.csv").resolve()), check=True)
         _add_missing_students(out / "grades.csv", assignment, students)
         if (course / "feedback").exists():
             shutil.copytree(course / "feedback", out / "feedback", dirs_exist_ok=True)

@@ -7,15 +7,14 @@ regenerate and grade without touching exercises/ or a real gradebook.
 from __future__ import annotations
 
 import copy
-import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import nbformat
 
+from course_lib.grade import new_course, run_nbgrader as _run_nbgrader
+
 ROOT = Path(__file__).resolve().parents[1]
-NBGRADER = [sys.executable, "-m", "nbgrader"]
 
 
 def assignments() -> list[str]:
@@ -24,24 +23,12 @@ def assignments() -> list[str]:
 
 
 def run_nbgrader(course: Path, *args: str) -> subprocess.CompletedProcess:
-    result = subprocess.run([*NBGRADER, *args], cwd=course, capture_output=True, text=True, timeout=900)
-    if result.returncode != 0:
-        raise RuntimeError(f"nbgrader {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
-    return result
+    return _run_nbgrader(course, *args, timeout=900, check=True)
 
 
 def make_course(tmp: Path, names: list[str] | None = None) -> Path:
-    """Copy the config and solutions/ into ``tmp`` and generate the assignments ``names`` (default: all) there."""
-    course = tmp / "course"
-    course.mkdir()
-    shutil.copy(ROOT / "nbgrader_config.py", course)
-    names = assignments() if names is None else names
-    (course / "solutions").mkdir()
-    for name in names:
-        shutil.copytree(ROOT / "solutions" / name, course / "solutions" / name)
-    for name in names:
-        run_nbgrader(course, "generate_assignment", "--force", name)
-    return course
+    """A throw-away course in ``tmp`` with the assignments ``names`` (default: all) generated."""
+    return new_course(tmp / "course", assignments() if names is None else names)
 
 
 def nbgrader_meta(cell) -> dict:

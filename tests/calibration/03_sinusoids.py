@@ -21,6 +21,22 @@ def _table(start=0, exponent="/ d_model", op="*", even="sin", odd="cos"):
     return _TABLE.format(start=start, exponent=exponent, op=op, even=even, odd=odd)
 
 
+_ROTATION = """
+def offset_matrix(k, d_model, base=10000.0):
+    m = torch.zeros(d_model, d_model, dtype=torch.float64)
+    for i in range(d_model // 2):
+        b = {angle}
+        m[2 * i, 2 * i], m[2 * i, 2 * i + 1] = math.cos(b), {top_right}
+        m[2 * i + 1, 2 * i], m[2 * i + 1, 2 * i + 1] = {bottom_left}, math.cos(b)
+    return m.float()
+"""
+
+
+def _rotation(angle="k * base ** (-2 * i / d_model)", top_right="math.sin(b)", bottom_left="-math.sin(b)"):
+    """The solution's offset matrix with one part changed (the defaults give the right answer)."""
+    return _ROTATION.format(angle=angle, top_right=top_right, bottom_left=bottom_left)
+
+
 WRONG_ANSWERS = {
     "position / div_term (the classic slip)": {
         "cell": "sinusoidal_pe", "breaks": ["test_sinusoidal_pe"], "source": _table(op="/"),
@@ -59,28 +75,12 @@ def sinusoidal_pe(num_positions, d_model, base=10000.0):
     "rotation block transposed (moves k back instead of k on)": {
         "cell": "offset_matrix",
         "breaks": ["test_offset_matrix"],
-        "source": """
-def offset_matrix(k, d_model, base=10000.0):
-    m = torch.zeros(d_model, d_model, dtype=torch.float64)
-    for i in range(d_model // 2):
-        b = k * base ** (-2 * i / d_model)
-        m[2 * i, 2 * i], m[2 * i, 2 * i + 1] = math.cos(b), -math.sin(b)
-        m[2 * i + 1, 2 * i], m[2 * i + 1, 2 * i + 1] = math.sin(b), math.cos(b)
-    return m.float()
-""",
+        "source": _rotation(top_right="-math.sin(b)", bottom_left="math.sin(b)"),
     },
     "rotates every pair by the same angle k": {
         "cell": "offset_matrix",
         "breaks": ["test_offset_matrix"],
-        "source": """
-def offset_matrix(k, d_model, base=10000.0):
-    m = torch.zeros(d_model, d_model, dtype=torch.float64)
-    for i in range(d_model // 2):
-        b = float(k)
-        m[2 * i, 2 * i], m[2 * i, 2 * i + 1] = math.cos(b), math.sin(b)
-        m[2 * i + 1, 2 * i], m[2 * i + 1, 2 * i + 1] = -math.sin(b), math.cos(b)
-    return m.float()
-""",
+        "source": _rotation(angle="float(k)"),
     },
     "uses P instead of its inverse": {
         "cell": "to_interleaved_weight",
