@@ -110,16 +110,25 @@ def test_deck_renders_offline_as_slides_with_maths_and_notes(decks, browser, lec
     assert page.evaluate("Reveal.hasPlugin('notes')")
 
     # Go to a slide with maths, and wait for MathJax to have typeset it.
-    found = page.evaluate("""() => {
+    # Reveal.slide() animates: a screenshot taken mid-transition shows two half slides, faded (this
+    # made the test flaky in CI). Wait for reveal's own "slidetransitionend", then for the slide to sit
+    # fully inside the window at full opacity, as the audience sees it.
+    found = page.evaluate("""() => new Promise(resolve => {
         // The first maths slide after the title slide.
         const slide = Reveal.getSlides().slice(1).find(s => s.querySelector('script[type^="math/tex"], .mjx-chtml'));
-        if (!slide) return null;
+        if (!slide) return resolve(null);
         const at = Reveal.getIndices(slide);
+        let done = false;
+        Reveal.on('slidetransitionend', () => { if (!done) { done = true; resolve(at); } });
         Reveal.slide(at.h, at.v);
-        return at;
-    }""")
+    })""")
     assert found is not None, f"{lecture} has no maths slide (or MathJax did not run)"
-    page.wait_for_function("() => document.querySelectorAll('.present .mjx-chtml').length > 0", timeout=60_000)
+    page.wait_for_function("""() => {
+        const slide = document.querySelector('.reveal .slides section.present:not(.stack)');
+        if (!slide || slide.querySelectorAll('.mjx-chtml').length === 0) return false;
+        const box = slide.getBoundingClientRect();
+        return getComputedStyle(slide).opacity === '1' && box.left >= 0 && box.right <= window.innerWidth;
+    }""", timeout=60_000)
     assert "Math Processing Error" not in page.evaluate("document.querySelector('.present').innerText")
     maths = page.screenshot()
     (tmp_path / "maths.png").write_bytes(maths)
