@@ -38,7 +38,7 @@ from .attention import (
 )
 from .checkers import CheckFailed, check_equal, check_number, check_tensor
 from .integer_position import IntegerPosition, layernorm_cosine, length_sweep
-from .learned import LearnedPositions
+from .learned import PUBLISHED_TABLES, LearnedPositions, position_similarity
 from .normalised_position import NormalisedPosition, normalised_positions
 from .plotting import plot_attention, plot_vector_bars, use_lecture_style
 from .schemes import NoPositions, PositionScheme
@@ -57,6 +57,7 @@ __all__ = [
     "CopyBackTask",
     "IGNORE_INDEX",
     "NormalisedPosition",
+    "PUBLISHED_TABLES",
     "normalised_positions",
     "CheckFailed",
     "IntegerPosition",
@@ -82,6 +83,7 @@ __all__ = [
     "length_sweep",
     "offset_rotation",
     "plot_attention",
+    "position_similarity",
     "plot_vector_bars",
     "scaled_dot_product_attention",
     "seed_everything",

@@ -28,6 +28,7 @@ ROWS = (
     (2, "p/(n−1), concatenated", "yes: [0, 1]", "yes, but neighbours only 1/(n−1) apart", "no: index 3 is 0.2 at n=16, 0.097 at n=32", "no: one number gives straight-line logits", "no: trained at 16, near chance at 8, 32 and 64", "0"),
     (2, "p/max_len, concatenated", "only up to n = max_len", "yes, 1/max_len apart", "yes", "no: one number gives straight-line logits", "no: right on trained positions (a few % lower on shorter sequences), chance past them", "0"),
     (3, "sinusoids, added", "yes: [−1, 1], every row of norm √(d/2)", "yes: distinct over 10,000 positions", "yes", "in the table (PE(p+k) = M_k·PE(p)); not automatically after W_Q, W_K", "no: trained at 16, far below trained accuracy past position 15", "0"),
+    (4, "learned table, added", "no bound by design: values are whatever training wrote", "yes where trained; untrained rows stay random noise", "yes", "no: every row is free, offsets are learned row by row", "no: chance past the trained positions, an error past max_len", "max_len × d (BERT-base: 393,216)"),
 )
 
 

@@ -39,20 +39,25 @@ def train(
     lr: float = 3e-3,
     seed: int = 0,
     progress: bool = True,
+    weight_decay: float = 0.01,
 ) -> list[float]:
-    """Train ``model`` on fresh batches from ``task.sample``; returns the loss per step.
+    """Train ``model`` on fresh batches from ``task.sample`` with AdamW; returns the loss per step.
 
     ``task`` is any object with ``sample(batch_size, generator) -> (tokens, labels)``.
+    ``weight_decay`` is AdamW's (decoupled) decay, PyTorch's default 0.01: every
+    step multiplies every weight by (1 - lr * weight_decay), gradient or not.
     """
     require_int("steps", steps, minimum=1)
     require_int("batch_size", batch_size, minimum=1)
     require_positive_float("lr", lr)
+    if isinstance(weight_decay, bool) or not isinstance(weight_decay, (int, float)) or weight_decay < 0:
+        raise ValueError(f"weight_decay must be a number >= 0 (0 turns decay off), got {weight_decay!r}.")
     if not callable(getattr(task, "sample", None)):
         raise ValueError(
             f"task must have a sample(batch_size, generator) method, got {type(task).__name__}."
         )
     generator = torch.Generator().manual_seed(seed)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=lr)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
     losses = []
     model.train()
     for _ in tqdm(range(steps), desc=f"training {type(model).__name__}", disable=not progress, leave=False):

@@ -8,8 +8,9 @@ import torch
 
 from course_lib import plot_attention, plot_vector_bars, summary_table, use_lecture_style
 from course_lib.explorers import (
-    draw_integer_dimension, draw_normalised_positions, draw_order_blindness, integer_dimension_view,
-    draw_sinusoids, normalised_positions_view, order_blindness_view, sinusoids_view,
+    draw_integer_dimension, draw_learned_tables, draw_normalised_positions, draw_order_blindness,
+    draw_sinusoids, integer_dimension_view, learned_tables_view, normalised_positions_view, order_blindness_view,
+    sinusoids_view,
 )
 
 
@@ -54,6 +55,10 @@ def test_integer_dimension_view_saturates_as_the_length_grows():
         (lambda: integer_dimension_view(1), "seq_len must be at least 2"),
         (lambda: integer_dimension_view(8, d_model=2), "d_model must be at least 3"),
         (lambda: order_blindness_view(""), "non-empty string"),
+        (lambda: learned_tables_view({}, 0, 4), "non-empty dict"),
+        (lambda: learned_tables_view({"t": torch.zeros(8, 4)}, 8, 4), "position must be a row of every table"),
+        (lambda: learned_tables_view({"t": torch.zeros(8)}, 0, 4), "must be 2-D"),
+        (lambda: learned_tables_view({"t": torch.zeros(8, 4)}, 0, 0), "trained_len must be at least 1"),
         (lambda: order_blindness_view(42), "non-empty string"),
         (lambda: draw_order_blindness(["deer kills wolf"], word="lion"), "must appear in every sentence"),
         (lambda: plot_attention(torch.ones(2, 2, 2), ["a", "b"]), "one \\(queries, keys\\) matrix"),
@@ -121,4 +126,17 @@ def test_sinusoids_view_shows_the_clocks_of_a_position_and_its_similarity_profil
     assert slow["similarity"][48] > view["similarity"][48]
     fig = draw_sinusoids(10, d_model=16, num_positions=32)
     assert len(fig.axes) == 6 + 2
+    plt.close(fig)
+
+
+def test_learned_tables_view_finds_neighbours_in_a_smooth_table_and_none_in_noise():
+    smooth = torch.stack([torch.cos(torch.arange(16.0) / 8 + k) for k in range(4)], dim=1)   # rows turn slowly
+    noise = torch.randn(16, 4, generator=torch.Generator().manual_seed(0))
+    view = learned_tables_view({"smooth": smooth, "noise": noise}, position=7, trained_len=5)
+    assert view["smooth"]["nearest"] in (6, 8) and view["smooth"]["neighbour_similarity"] > 0.95
+    assert view["smooth"]["similarity"].shape == (16,) and abs(view["smooth"]["similarity"][7] - 1) < 1e-6
+    assert view["noise"]["nearest"] != 7 and not view["noise"]["reached_in_training"]
+    assert learned_tables_view({"noise": noise}, position=0, trained_len=5)["noise"]["reached_in_training"]
+    fig = draw_learned_tables({"smooth": smooth, "noise": noise}, position=7, trained_len=5)
+    assert len(fig.axes) == 2
     plt.close(fig)

@@ -7,6 +7,7 @@ The notebook only wires ipywidgets controls to ``draw_*(…_view(...))``.
 """
 
 from .integer_dimension import draw_integer_dimension, integer_dimension_view
+from .learned_tables import draw_learned_tables, learned_tables_view
 from .normalised_positions import draw_normalised_positions, normalised_positions_view
 from .order_blindness import draw_order_blindness, order_blindness_view
 from .sinusoids import draw_sinusoids, sinusoids_view
@@ -16,4 +17,5 @@ __all__ = [
     "integer_dimension_view", "draw_integer_dimension",
     "normalised_positions_view", "draw_normalised_positions",
     "sinusoids_view", "draw_sinusoids",
+    "learned_tables_view", "draw_learned_tables",
 ]
