@@ -8,6 +8,7 @@ One small module per idea, in course order:
     normalised_position 02 the index divided by the length or by max_len
     sinusoidal         03  the paper's sin/cos table, its layouts and its rotation map
     learned            04  a learned table of position vectors (BERT, GPT-2)
+    rope               05  rotary position embeddings: rotate q and k by m·θ_i
 
 and the course's tools: ``tasks`` (synthetic data), ``training`` (seeded
 loop), ``plotting`` (lecture style), ``explorers`` (widget logic, one module
@@ -36,11 +37,14 @@ from .attention import (
     causal_mask,
     scaled_dot_product_attention,
 )
-from .checkers import CheckFailed, check_equal, check_number, check_tensor
+from .checkers import CheckFailed, check_does_not_use, check_equal, check_number, check_tensor
 from .integer_position import IntegerPosition, layernorm_cosine, length_sweep
 from .learned import PUBLISHED_TABLES, LearnedPositions, position_similarity
 from .normalised_position import NormalisedPosition, normalised_positions
 from .plotting import plot_attention, plot_vector_bars, use_lecture_style
+from .rope import (
+    RotaryPositions, apply_rope, apply_rope_complex, rope_cos_sin, rope_inv_freq, rotate_every_two, rotate_half,
+)
 from .schemes import NoPositions, PositionScheme
 from .sinusoidal import (
     SinusoidalPositions, halves_permutation, offset_rotation, sinusoid_frequencies, sinusoidal_table,
@@ -65,15 +69,19 @@ __all__ = [
     "MLP",
     "NoPositions",
     "PositionScheme",
+    "RotaryPositions",
     "SelfAttention",
     "SinusoidalPositions",
     "TinyTransformer",
     "TransformerBlock",
     "accuracy",
     "accuracy_by_position",
+    "apply_rope",
+    "apply_rope_complex",
     "attention_entropy",
     "attention_logits",
     "causal_mask",
+    "check_does_not_use",
     "check_equal",
     "check_number",
     "check_tensor",
@@ -85,6 +93,10 @@ __all__ = [
     "plot_attention",
     "position_similarity",
     "plot_vector_bars",
+    "rope_cos_sin",
+    "rope_inv_freq",
+    "rotate_every_two",
+    "rotate_half",
     "scaled_dot_product_attention",
     "seed_everything",
     "sinusoid_frequencies",

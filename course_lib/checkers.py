@@ -78,3 +78,28 @@ def check_equal(actual, expected, *, what: str, hint: str = "") -> None:
         _fail(what, f"expected True or False, got {actual!r} ({type(actual).__name__}).", hint)
     if actual != expected:
         _fail(what, f"expected {expected!r}, got {actual!r}.", hint)
+
+
+def check_does_not_use(function, names, *, what: str, hint: str = "") -> None:
+    """``function``'s own code must not mention any of ``names`` (e.g. the library helper an exercise asks a
+    student to write by hand). Reads the code, not comments or strings: a comment naming the helper is fine."""
+    import ast
+    import inspect
+    import textwrap
+
+    try:
+        tree = ast.parse(textwrap.dedent(inspect.getsource(function)))
+    except (OSError, TypeError, SyntaxError) as error:
+        _fail(what, f"could not read the code of {getattr(function, '__name__', function)!r} ({error}).", hint)
+    used = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name):
+            used.add(node.id)
+        elif isinstance(node, ast.Attribute):
+            used.add(node.attr)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            used.update(alias.name.split(".")[-1] for alias in node.names)
+    found = sorted(used & set(names))
+    if found:
+        _fail(what, f"it uses {', '.join(found)}, which this exercise asks you to write yourself.", hint)
+

@@ -29,6 +29,7 @@ ROWS = (
     (2, "p/max_len, concatenated", "only up to n = max_len", "yes, 1/max_len apart", "yes", "no: one number gives straight-line logits", "no: right on trained positions (a few % lower on shorter sequences), chance past them", "0"),
     (3, "sinusoids, added", "yes: [−1, 1], every row of norm √(d/2)", "yes: distinct over 10,000 positions", "yes", "in the table (PE(p+k) = M_k·PE(p)); not automatically after W_Q, W_K", "no: trained at 16, far below trained accuracy past position 15", "0"),
     (4, "learned table, added", "no bound by design: values are whatever training wrote", "yes where trained; untrained rows stay random noise", "yes", "no: every row is free, offsets are learned row by row", "no: chance past the trained positions, an error past max_len", "max_len × d (BERT-base: 393,216)"),
+    (5, "RoPE (q and k rotated in every head)", "yes: rotations keep lengths, nothing is added", "yes: each position has its own angles", "yes", "yes, by construction: scores see content and m − n only, even after W_Q, W_K", "partly: trained at 16, far above the others past position 15, but below trained accuracy", "0"),
 )
 
 

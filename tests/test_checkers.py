@@ -57,3 +57,24 @@ def test_check_failed_is_an_assertion_error_so_nbgrader_scores_zero():
 def test_wrong_values_explain_what_went_wrong(call, fragment):
     with pytest.raises(CheckFailed, match=fragment):
         call()
+
+
+def test_check_does_not_use_reads_code_not_comments():
+    from course_lib import CheckFailed, check_does_not_use
+
+    def by_hand(x):
+        # unlike apply_rope, this is written out
+        return x * 2
+
+    def shortcut(x):
+        from course_lib import apply_rope
+        return apply_rope(x)
+
+    def attribute(x):
+        import course_lib
+        return course_lib.apply_rope(x)
+
+    check_does_not_use(by_hand, ("apply_rope",), what="by_hand")
+    for function in (shortcut, attribute):
+        with pytest.raises(CheckFailed, match="uses apply_rope"):
+            check_does_not_use(function, ("apply_rope",), what=function.__name__)

@@ -9,7 +9,7 @@ import torch
 from course_lib import plot_attention, plot_vector_bars, summary_table, use_lecture_style
 from course_lib.explorers import (
     draw_integer_dimension, draw_learned_tables, draw_normalised_positions, draw_order_blindness,
-    draw_sinusoids, integer_dimension_view, learned_tables_view, normalised_positions_view, order_blindness_view,
+    draw_rope, draw_sinusoids, integer_dimension_view, learned_tables_view, rope_view, normalised_positions_view, order_blindness_view,
     sinusoids_view,
 )
 
@@ -56,6 +56,10 @@ def test_integer_dimension_view_saturates_as_the_length_grows():
         (lambda: integer_dimension_view(8, d_model=2), "d_model must be at least 3"),
         (lambda: order_blindness_view(""), "non-empty string"),
         (lambda: learned_tables_view({}, 0, 4), "non-empty dict"),
+        (lambda: rope_view(3, -1), "n must be at least 0"),
+        (lambda: rope_view(3, 1, pair=8, head_dim=16), "pair must be one of 0..7"),
+        (lambda: rope_view(3, 1, head_dim=5), "head_dim must be even"),
+        (lambda: rope_view(3, 1, q=(1.0, 2.0, 3.0)), "two numbers"),
         (lambda: learned_tables_view({"t": torch.zeros(8, 4)}, 8, 4), "position must be a row of every table"),
         (lambda: learned_tables_view({"t": torch.zeros(8)}, 0, 4), "must be 2-D"),
         (lambda: learned_tables_view({"t": torch.zeros(8, 4)}, 0, 0), "trained_len must be at least 1"),
@@ -139,4 +143,21 @@ def test_learned_tables_view_finds_neighbours_in_a_smooth_table_and_none_in_nois
     assert learned_tables_view({"noise": noise}, position=0, trained_len=5)["noise"]["reached_in_training"]
     fig = draw_learned_tables({"smooth": smooth, "noise": noise}, position=7, trained_len=5)
     assert len(fig.axes) == 2
+    plt.close(fig)
+
+
+def test_rope_view_turns_one_pair_and_its_score_sees_only_the_offset():
+    import math as _math
+
+    view = rope_view(5, 2, pair=1, head_dim=16)
+    theta = 10000.0 ** (-2 / 16)
+    assert view["theta"] == pytest.approx(theta)
+    angle = 5 * theta                                      # q = (1, 0.3) turned by m·θ, by hand
+    expected_q = (_math.cos(angle) - 0.3 * _math.sin(angle), _math.sin(angle) + 0.3 * _math.cos(angle))
+    assert view["q"].tolist() == pytest.approx(expected_q)
+    assert view["score"] == pytest.approx(rope_view(45, 42, pair=1, head_dim=16)["score"])
+    assert view["score"] == pytest.approx(view["score_at_offset_only"])
+    assert view["score"] != pytest.approx(rope_view(2, 5, pair=1, head_dim=16)["score"], abs=1e-3)
+    fig = draw_rope(5, 2)
+    assert len(fig.axes) == 1
     plt.close(fig)
