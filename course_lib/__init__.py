@@ -9,6 +9,8 @@ One small module per idea, in course order:
     sinusoidal         03  the paper's sin/cos table, its layouts and its rotation map
     learned            04  a learned table of position vectors (BERT, GPT-2)
     rope               05  rotary position embeddings: rotate q and k by m·θ_i
+    relative_bias      06  T5's bucketed, learned bias per offset and head
+    alibi              06  ALiBi: a fixed linear distance penalty per head
 
 and the course's tools: ``tasks`` (synthetic data), ``training`` (seeded
 loop), ``plotting`` (lecture style), ``explorers`` (widget logic, one module
@@ -27,6 +29,7 @@ import torch as _torch
 if not any(_k in _os.environ for _k in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "TORCH_NUM_THREADS")):
     _torch.set_num_threads(1)
 
+from .alibi import ALiBiPositions, alibi_bias, alibi_slopes
 from .attention import (
     MLP,
     SelfAttention,
@@ -42,6 +45,7 @@ from .integer_position import IntegerPosition, layernorm_cosine, length_sweep
 from .learned import PUBLISHED_TABLES, LearnedPositions, position_similarity
 from .normalised_position import NormalisedPosition, normalised_positions
 from .plotting import plot_attention, plot_vector_bars, use_lecture_style
+from .relative_bias import T5RelativeBias, t5_relative_position_bucket
 from .rope import (
     RotaryPositions, apply_rope, apply_rope_complex, rope_cos_sin, rope_inv_freq, rotate_every_two, rotate_half,
 )
@@ -57,6 +61,7 @@ from .tasks import (
 from .training import accuracy, accuracy_by_position, seed_everything, train
 
 __all__ = [
+    "ALiBiPositions",
     "AgentTask",
     "CopyBackTask",
     "IGNORE_INDEX",
@@ -72,10 +77,13 @@ __all__ = [
     "RotaryPositions",
     "SelfAttention",
     "SinusoidalPositions",
+    "T5RelativeBias",
     "TinyTransformer",
     "TransformerBlock",
     "accuracy",
     "accuracy_by_position",
+    "alibi_bias",
+    "alibi_slopes",
     "apply_rope",
     "apply_rope_complex",
     "attention_entropy",
@@ -102,6 +110,7 @@ __all__ = [
     "sinusoid_frequencies",
     "sinusoidal_table",
     "summary_table",
+    "t5_relative_position_bucket",
     "tensor2tensor_sinusoidal_table",
     "toy_attention_weights",
     "toy_word_vectors",
