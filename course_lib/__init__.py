@@ -13,8 +13,8 @@ One small module per idea, in course order:
     alibi              06  ALiBi: a fixed linear distance penalty per head
 
 and the course's tools: ``tasks`` (synthetic data), ``training`` (seeded
-loop), ``plotting`` (lecture style), ``explorers`` (widget logic, one module
-per chapter), ``checkers`` (readable exercise tests).
+loop), ``extrapolation`` (train at one length, test at others), ``plotting``
+(lecture style), ``explorers`` (widget logic, one module per chapter), ``checkers`` (readable exercise tests).
 """
 
 import os as _os
@@ -41,6 +41,7 @@ from .attention import (
     scaled_dot_product_attention,
 )
 from .checkers import CheckFailed, check_does_not_use, check_equal, check_number, check_tensor
+from .extrapolation import extrapolation_table, measure_extrapolation, plot_per_position
 from .integer_position import IntegerPosition, layernorm_cosine, length_sweep
 from .learned import PUBLISHED_TABLES, LearnedPositions, position_similarity
 from .normalised_position import NormalisedPosition, normalised_positions
@@ -94,11 +95,14 @@ __all__ = [
     "check_number",
     "check_tensor",
     "copy_offset_profile",
+    "extrapolation_table",
     "halves_permutation",
     "layernorm_cosine",
+    "measure_extrapolation",
     "length_sweep",
     "offset_rotation",
     "plot_attention",
+    "plot_per_position",
     "position_similarity",
     "plot_vector_bars",
     "rope_cos_sin",
