@@ -87,6 +87,11 @@ def check_does_not_use(function, names, *, what: str, hint: str = "") -> None:
     import inspect
     import textwrap
 
+    # When a class is graded, ``function`` is a stand-in for the student's function in the sandbox: the
+    # grader reads the student's code itself (and what ran) instead of this process's source.
+    delegate = getattr(type(function), "__course_check_does_not_use__", None)
+    if delegate is not None:
+        return delegate(function, names, what=what, hint=hint)
     try:
         tree = ast.parse(textwrap.dedent(inspect.getsource(function)))
     except (OSError, TypeError, SyntaxError) as error:
