@@ -15,7 +15,7 @@ JOBS   ?= 2
 # Slow cells (training loops) get this many seconds before nbval gives up.
 CELL_TIMEOUT ?= 300
 
-.PHONY: help lab lab-instructor test test-fast exercises slides grade bench clean
+.PHONY: help lab lab-instructor test test-fast exercises release slides grade bench clean
 
 help:
 	@echo "make lab        set up and open the course in JupyterLab (start here)"
@@ -23,6 +23,7 @@ help:
 	@echo "make test       set up and run every test (unit, notebooks, sync, grading calibration, lab smoke test)"
 	@echo "make test-fast  only the unit and sync tests (seconds)"
 	@echo "make exercises  regenerate exercises/ from solutions/ with nbgrader"
+	@echo "make release    build the student bundle dist/positional-encodings-course.zip from the last commit"
 	@echo "make slides     build offline reveal.js decks of every lecture into slides/build/"
 	@echo "make grade ASSIGNMENT=NN_topic SUBMISSIONS=folder-or-zip   autograde a class into grading/"
 	@echo "make bench      speed measurements, printed as ratios"
@@ -82,6 +83,12 @@ exercises: $(VENV)/.course
 	@for dir in solutions/*/; do \
 		$(BIN)/nbgrader generate_assignment --force "$$(basename "$$dir")" || exit 1; \
 	done
+
+# What students get: lectures, exercises, course_lib without the grading tools and
+# the set-up files, from the last commit (never solutions/, hidden tests or
+# calibration corpora; the script stops if anything would leak). See tools/release.py.
+release: $(VENV)/.course
+	$(PY) tools/release.py
 
 # Autograde a class: submissions in nbgrader's layout or an LMS download (folder
 # or .zip); writes $(OUT)/grades.csv, $(OUT)/feedback/ and $(OUT)/report.txt.

@@ -1,6 +1,6 @@
-"""Grade a class: collect submissions, autograde them with nbgrader, export a CSV and feedback.
+"""Grade a class: collect submissions, grade each in a sandbox, export a CSV, feedback and a report.
 
-    python -m course_lib.grade ASSIGNMENT SUBMISSIONS [--out grading/ASSIGNMENT] [--timeout 120]
+    python -m course_lib.grade ASSIGNMENT SUBMISSIONS [--out grading/ASSIGNMENT] [--timeout 120] [--jobs N]
     make grade ASSIGNMENT=02_normalised_positions SUBMISSIONS=$HOME/Downloads/submissions.zip
 
 SUBMISSIONS may be
@@ -11,30 +11,37 @@ SUBMISSIONS may be
     (Moodle: ``Full Name_12345_assignsubmission_file_/name.ipynb``): the student is
     ``<name>-<number>`` (the LMS's user number keeps two "smithjohn"s apart).
 
-Grading happens in a throw-away nbgrader course built from ``solutions/``; the
-submissions are only ever read (copied in, never written). A notebook under the
-wrong file name is graded under the right one, and the report says so. Output in
-``--out``: ``grades.csv`` (one row per student seen, 0 for those with nothing
-gradable), ``feedback/<student>/…html`` (hidden tests removed) and ``report.txt``.
+Each submission is graded by ``course_lib.grading.harness`` in its own process, its code run in a
+bubblewrap sandbox (see ``course_lib/grading/sandbox.py``); students are graded ``--jobs`` at a time.
+The submissions are only ever read. Output in ``--out``: ``grades.csv`` (one row per student seen, 0
+for those with nothing gradable), ``feedback/<student>/<ASSIGNMENT>/<ASSIGNMENT>.html``,
+``logs/<student>.txt`` (what the student's code printed, for you) and ``report.txt``.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import json
+import os
+import queue
 import re
 import shutil
 import subprocess
 import sys
 import tempfile
 import zipfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-HIDDEN_TESTS = re.compile(r"^[ \t]*### BEGIN HIDDEN TESTS.*?^[ \t]*### END HIDDEN TESTS[^\n]*\n?", re.S | re.M)
+MAX_UNPACKED_BYTES = 4 * 2**30     # a zip that unpacks to more is refused (zip bomb)
+MAX_ZIP_ENTRIES = 20_000
 
 
 def _slug(text: str) -> str:
+    # A file name that is not valid UTF-8 arrives with surrogate escapes: keep what can be read.
+    text = text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
     return re.sub(r"[^\w.-]+", "-", text).strip("-")
 
 
@@ -81,6 +88,11 @@ def find_submissions(folder: Path, assignment: str) -> tuple[dict[str, list[Path
 
 def _unpack(archive_path: Path, into: Path) -> Path:
     with zipfile.ZipFile(archive_path) as archive:
+        members = archive.infolist()
+        if len(members) > MAX_ZIP_ENTRIES or sum(m.file_size for m in members) > MAX_UNPACKED_BYTES:
+            raise ValueError(f"{archive_path} holds {len(members)} files and unpacks to "
+                             f"{sum(m.file_size for m in members)} bytes; the limit is {MAX_ZIP_ENTRIES} files "
+                             f"and {MAX_UNPACKED_BYTES} bytes.")
         archive.extractall(into)          # zipfile drops absolute paths and ".." components
     entries = [p for p in into.iterdir() if not p.name.startswith((".", "__MACOSX"))]
     # Unwrap a single top folder only if it is a wrapper, not one student's folder.
@@ -113,6 +125,7 @@ def collect(submissions: Path, assignment: str, course: Path) -> tuple[list[str]
         target = course / "submitted" / student / assignment / f"{assignment}.ipynb"
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(source, target)       # copy the bytes; the original is untouched
+        target.chmod(0o644)
         if source.name != target.name and not source.name.endswith("_" + target.name):   # LMS prefixes are fine
             report.append(f"{student}: graded {source.name} as {target.name} (wrong file name)")
         else:
@@ -120,103 +133,109 @@ def collect(submissions: Path, assignment: str, course: Path) -> tuple[list[str]
     return sorted(notebooks_by_student), report
 
 
-def run_nbgrader(course: Path, *args: str, timeout: float | None = None, check: bool = False):
-    """Run ``nbgrader *args`` in ``course`` (nbgrader must run from the course root); raise if ``check`` and it fails."""
-    result = subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=course, capture_output=True, text=True,
-                            timeout=timeout)
-    if check and result.returncode != 0:
-        raise RuntimeError(f"nbgrader {' '.join(args)} failed:\n{result.stdout[-2000:]}\n{result.stderr[-3000:]}")
-    return result
+
+def _grade_one(assignment: str, student: str, course: Path, out: Path, slot: int, timeout: int,
+               unsandboxed: bool) -> dict:
+    """Run the harness for one student in its own process; its result, or a zero with the reason."""
+    submission = course / "submitted" / student / assignment / f"{assignment}.ipynb"
+    result_path = course / "results" / f"{slot}-{student}.json"
+    result_path.parent.mkdir(parents=True, exist_ok=True)
+    feedback = out / "feedback" / student / assignment / f"{assignment}.html"
+    command = [sys.executable, "-m", "course_lib.grading.harness", str(ROOT / "solutions" / assignment /
+               f"{assignment}.ipynb"), str(submission), str(result_path), "--timeout", str(timeout),
+               "--slot", str(slot), "--student", student, "--feedback", str(feedback)]
+    ceiling = 30 * timeout + 300
+    try:
+        finished = subprocess.run(command + (["--unsandboxed"] if unsandboxed else []), capture_output=True,
+                                  text=True, errors="replace", timeout=ceiling, cwd=ROOT)
+        if finished.returncode == 0 and result_path.exists():
+            return json.loads(result_path.read_text(encoding="utf-8"))
+        why = (finished.stderr.strip().splitlines() or ["no message"])[-1][:300]
+    except subprocess.TimeoutExpired:
+        why = f"grading took longer than {ceiling} s"
+    return {"score": 0.0, "tests": [], "problems": [f"the grader could not grade this notebook: {why}"],
+            "cell_errors": {}, "log": "", "seconds": 0.0}
 
 
-def new_course(course: Path, assignments: list[str]) -> Path:
-    """A throw-away nbgrader course at ``course``: the config, the given solutions/, each assignment generated."""
-    course.mkdir(parents=True)
-    shutil.copy(ROOT / "nbgrader_config.py", course)
-    for name in assignments:
-        shutil.copytree(ROOT / "solutions" / name, course / "solutions" / name)
-    for name in assignments:
-        run_nbgrader(course, "generate_assignment", "--force", name, check=True)
-    return course
+def grade(assignment: str, submissions: Path, out: Path, timeout: int = 120, jobs: int | None = None,
+          unsandboxed: bool = False) -> Path:
+    """Collect, grade in sandboxes, export; returns the path of the CSV. See the module docstring."""
+    from course_lib.grading.harness import Assignment
+    from course_lib.grading.sandbox import Sandbox
 
-
-def _strip_hidden_tests(autograded: Path) -> None:
-    """Feedback is rendered from autograded/: remove the hidden tests' code so students don't receive it."""
-    import nbformat
-
-    for path in autograded.rglob("*.ipynb"):
-        nb = nbformat.read(path, as_version=4)
-        for cell in nb.cells:
-            if cell.cell_type == "code" and "### BEGIN HIDDEN TESTS" in cell.source:
-                cell.source = HIDDEN_TESTS.sub("# (hidden tests were run here)\n", cell.source)
-        nbformat.write(nb, path)
-
-
-def grade(assignment: str, submissions: Path, out: Path, timeout: int = 120) -> Path:
-    """Collect, autograde, export; returns the path of the CSV. See the module docstring."""
-    if not (ROOT / "solutions" / assignment).is_dir():
-        known = ", ".join(sorted(p.name for p in (ROOT / "solutions").iterdir() if p.is_dir()))
-        raise ValueError(f"unknown assignment {assignment!r}; the course has: {known}.")
+    solutions = ROOT / "solutions"
+    if not (solutions / assignment).is_dir():
+        known = ", ".join(sorted(p.name for p in solutions.iterdir() if p.is_dir())) if solutions.is_dir() else ""
+        raise ValueError(f"unknown assignment {assignment!r}; the course has: {known or 'no solutions/ folder'}.")
     if timeout < 1:
         raise ValueError(f"timeout must be at least 1 second per cell, got {timeout}.")
+    jobs = jobs or os.cpu_count() or 1
+    if jobs < 1:
+        raise ValueError(f"jobs must be at least 1, got {jobs}.")
     submissions = Path(submissions).expanduser()
     if not (submissions.is_dir() or (submissions.is_file() and submissions.suffix == ".zip")):
         raise ValueError(f"SUBMISSIONS must be a folder or a .zip file, got {submissions}.")
-    out = Path(out).expanduser()
+    if not unsandboxed:
+        problem = Sandbox().problem()
+        if problem:
+            raise ValueError(problem)
+    out = Path(out).expanduser().resolve()
     out.mkdir(parents=True, exist_ok=True)
+    tests = Assignment.read(solutions / assignment / f"{assignment}.ipynb").tests
+    max_score = sum(points for _, _, points in tests)
+    results: dict[str, dict] = {}
     with tempfile.TemporaryDirectory(prefix="grading_") as scratch:
         scratch = Path(scratch)
         if submissions.is_file():
             submissions = _unpack(submissions, scratch / "unpacked")
-        course = new_course(scratch / "course", [assignment])
-
+        course = scratch / "course"
+        course.mkdir()
         students, report = collect(submissions, assignment, course)
         collected = sorted(p.name for p in (course / "submitted").iterdir()) if (course / "submitted").exists() else []
-        # One student at a time: a submission that crashes or stalls nbgrader cannot stop the others. A cell
-        # that swallows the interrupt can make every later cell time out, so each student also gets a ceiling.
-        ceiling = 20 * timeout + 300
-        for student in collected:
+        # Parallel slots: each has its own sandbox user (as root), so one student's processes never count
+        # against another's limit.
+        slots = queue.Queue()
+        for slot in range(jobs):
+            slots.put(slot)
+
+        def run(student):
+            slot = slots.get()
             try:
-                result = run_nbgrader(course, "autograde", assignment, "--force", "--student", student,
-                                   f"--ExecutePreprocessor.timeout={timeout}", timeout=ceiling)
-                failed = result.returncode != 0
-                why = (result.stderr.strip().splitlines() or ["no message"])[-1][:300]
-            except subprocess.TimeoutExpired:
-                failed, why = True, f"grading took longer than {ceiling} s"
-            if failed:
-                report.append(f"{student}: nbgrader could not grade this notebook (scored 0): {why}")
-        if (course / "autograded").exists():
-            _strip_hidden_tests(course / "autograded")
-        result = run_nbgrader(course, "generate_feedback", assignment, "--force")
-        if result.returncode != 0:
-            report.append("feedback: nbgrader generate_feedback failed: " + result.stderr.strip()[-300:])
-        run_nbgrader(course, "export", "--to", str((out / "grades.csv").resolve()), check=True)
-        _add_missing_students(out / "grades.csv", assignment, students)
-        if (course / "feedback").exists():
-            shutil.copytree(course / "feedback", out / "feedback", dirs_exist_ok=True)
-        for student in collected:
-            if not (out / "feedback" / student / assignment).is_dir():
-                report.append(f"{student}: no feedback file was produced")
-    (out / "report.txt").write_text("\n".join(report) + "\n", encoding="utf-8")
+                return student, _grade_one(assignment, student, course, out, slot, timeout, unsandboxed)
+            finally:
+                slots.put(slot)
+
+        with ThreadPoolExecutor(max_workers=jobs) as pool:
+            results = dict(pool.map(run, collected))
+    if unsandboxed:
+        report.insert(0, "WARNING: graded with --unsandboxed: student code ran with your permissions, not in a sandbox.")
+    for student in collected:
+        result = results[student]
+        report.append(f"{student}: {result['score']:g} / {max_score:g} ({result.get('seconds', 0):g} s)")
+        report += [f"{student}:   {label}: {message}" for label, message in result.get("cell_errors", {}).items()]
+        report += [f"{student}:   {problem}" for problem in result.get("problems", [])]
+        log = out / "logs" / f"{student}.txt"
+        log.parent.mkdir(parents=True, exist_ok=True)
+        log.write_text(result.get("log", ""), encoding="utf-8", errors="replace")
+    _write_csv(out / "grades.csv", assignment, students, results, tests)
+    (out / "report.txt").write_text("\n".join(report) + "\n", encoding="utf-8", errors="replace")
     return out / "grades.csv"
 
 
-def _add_missing_students(csv_path: Path, assignment: str, students: list[str]) -> None:
-    """nbgrader exports only students it graded; list every student seen, 0 for the others."""
-    with open(csv_path, newline="") as f:
-        rows = list(csv.DictReader(f))
-    fields = list(rows[0].keys()) if rows else ["assignment", "student_id", "score", "max_score"]
-    max_score = next((r.get("max_score") for r in rows if r.get("max_score")), "")
-    present = {(r.get("assignment"), r.get("student_id")) for r in rows}
-    for student in students:
-        if (assignment, student) not in present:
-            row = dict.fromkeys(fields, "")
-            row.update({"assignment": assignment, "student_id": student, "score": "0.0", "max_score": max_score})
-            rows.append(row)
-    with open(csv_path, "w", newline="") as f:
+def _write_csv(path: Path, assignment: str, students: list[str], results: dict[str, dict], tests) -> None:
+    """One row per student seen: total, maximum and the points of each test; 0 for those not graded."""
+    max_score = sum(points for _, _, points in tests)
+    fields = ["assignment", "student_id", "score", "max_score"] + [grade_id for grade_id, _, _ in tests]
+    with open(path, "w", newline="", encoding="utf-8", errors="replace") as f:
         writer = csv.DictWriter(f, fieldnames=fields)
         writer.writeheader()
-        writer.writerows(sorted(rows, key=lambda r: r.get("student_id", "")))
+        for student in sorted(students):
+            result = results.get(student, {})
+            earned = {t["grade_id"]: t["points"] for t in result.get("tests", [])}
+            row = {"assignment": assignment, "student_id": student, "score": f"{result.get('score', 0.0):g}",
+                   "max_score": f"{max_score:g}"}
+            row.update({grade_id: f"{earned.get(grade_id, 0.0):g}" for grade_id, _, _ in tests})
+            writer.writerow(row)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -225,14 +244,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("submissions", type=Path, help="folder (nbgrader or LMS layout) or LMS .zip")
     parser.add_argument("--out", type=Path, default=None, help="where grades.csv and feedback/ go "
                         "(default: grading/ASSIGNMENT)")
-    parser.add_argument("--timeout", type=int, default=120, help="seconds allowed per cell (default 120)")
+    parser.add_argument("--timeout", type=int, default=120, help="seconds allowed per cell and per test (default 120)")
+    parser.add_argument("--jobs", type=int, default=None, help="students graded at once (default: the core count)")
+    parser.add_argument("--unsandboxed", action="store_true",
+                        help="grade without bubblewrap (student code runs with your permissions; report.txt warns)")
     args = parser.parse_args(argv)
     out = args.out or Path("grading") / args.assignment
     try:
-        csv_path = grade(args.assignment, args.submissions, out, args.timeout)
+        csv_path = grade(args.assignment, args.submissions, out, args.timeout, args.jobs, args.unsandboxed)
     except ValueError as error:
-        parser.error(str(error))
-    print((out / "report.txt").read_text(), end="")
+        print(f"error: {error}", file=sys.stderr)
+        raise SystemExit(2) from None
+    print((out / "report.txt").read_text(encoding="utf-8"), end="")
     print(f"grades: {csv_path}\nfeedback: {out / 'feedback'}")
 
 

@@ -1,18 +1,18 @@
-"""A throw-away nbgrader course directory for tests: generate, submit, autograde, read scores.
+"""Notebook helpers for tests: a throw-away nbgrader course (to regenerate exercises/), and
+submissions filled in with the instructor's answers or with a corpus answer.
 
-Everything runs in a temporary copy, never in the repository, so tests can
-regenerate and grade without touching exercises/ or a real gradebook.
+Everything runs in a temporary copy, never in the repository.
 """
 
 from __future__ import annotations
 
 import copy
+import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import nbformat
-
-from course_lib.grade import new_course, run_nbgrader as _run_nbgrader
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -23,7 +23,23 @@ def assignments() -> list[str]:
 
 
 def run_nbgrader(course: Path, *args: str) -> subprocess.CompletedProcess:
-    return _run_nbgrader(course, *args, timeout=900, check=True)
+    """Run ``nbgrader *args`` in ``course`` (nbgrader must run from the course root); raise if it fails."""
+    result = subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=course, capture_output=True, text=True,
+                            timeout=900)
+    if result.returncode != 0:
+        raise RuntimeError(f"nbgrader {' '.join(args)} failed:\n{result.stdout[-2000:]}\n{result.stderr[-3000:]}")
+    return result
+
+
+def new_course(course: Path, names: list[str]) -> Path:
+    """A throw-away nbgrader course at ``course``: the config, the given solutions/, each assignment generated."""
+    course.mkdir(parents=True)
+    shutil.copy(ROOT / "nbgrader_config.py", course)
+    for name in names:
+        shutil.copytree(ROOT / "solutions" / name, course / "solutions" / name)
+    for name in names:
+        run_nbgrader(course, "generate_assignment", "--force", name)
+    return course
 
 
 def make_course(tmp: Path, names: list[str] | None = None) -> Path:
@@ -68,14 +84,13 @@ def submit(course: Path, assignment: str, student: str, nb) -> None:
     nbformat.write(nb, folder / f"{assignment}.ipynb")
 
 
-def autograde(course: Path, assignment: str) -> None:
-    run_nbgrader(course, "autograde", assignment, "--force")
+def hidden_test_lines(assignment: str, min_length: int = 20) -> list[str]:
+    """The lines of code in the instructor's hidden tests (long enough to be telling), to look for leaks."""
+    import re
 
-
-def scores(course: Path, assignment: str, student: str) -> dict[str, tuple[float, float]]:
-    """grade cell id -> (score, max score) for one autograded submission."""
-    from nbgrader.api import Gradebook
-
-    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
-        notebook = gb.find_submission_notebook(assignment, assignment, student)
-        return {grade.name: (grade.score, grade.max_score) for grade in notebook.grades}
+    source = nbformat.read(ROOT / "solutions" / assignment / f"{assignment}.ipynb", as_version=4)
+    lines = []
+    for cell in source.cells:
+        for block in re.findall(r"### BEGIN HIDDEN TESTS(.*?)### END HIDDEN TESTS", cell.source, re.S):
+            lines += [line.strip() for line in block.splitlines() if len(line.strip()) >= min_length]
+    return lines

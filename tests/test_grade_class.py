@@ -2,9 +2,11 @@
 
 Beside a correct submission, a class holds the submissions that break graders:
 an infinite loop, a cell that raises, an edited locked test cell, a deleted test
-cell, 10 MB of printed output, an empty notebook and a wrong file name. The run
-must finish, give each the score it deserves, write one CSV row per student and
-feedback, and never modify a submission — in nbgrader's layout and in an LMS zip.
+cell, 10 MB of printed output, an empty notebook, a wrong file name and correct
+answers that print warnings. The run must finish, give each the score it deserves,
+write one CSV row per student and feedback without hidden-test code, and never
+modify a submission — in nbgrader's layout and in an LMS zip. (Hostile submissions
+are in tests/test_grade_attacks.py.)
 """
 
 from __future__ import annotations
@@ -19,13 +21,13 @@ import nbformat
 import pytest
 
 from course_lib.grade import grade
-from nbgrader_course import ROOT, filled_in, nbgrader_meta
+from nbgrader_course import ROOT, filled_in, hidden_test_lines, nbgrader_meta
 
 pytestmark = pytest.mark.slow
 
 ASSIGNMENT = "01_integer_dimension"       # no training inside: each submission runs in seconds
 POINTS = {"test_append_position": 4, "test_row_entropy": 3, "test_logit_growth": 3}
-TIMEOUT = 15                              # seconds per cell, so the infinite loop costs little
+TIMEOUT = 10                              # seconds per cell, so the infinite loop costs little
 
 
 def _release():
@@ -57,9 +59,10 @@ def corpus() -> dict[str, tuple[str, object, int]]:
     _cell(tampered, "test_logit_growth").source = "print('✓ exercise 3: visible tests passed')"
     cases["dave"] = (f"{ASSIGNMENT}.ipynb", tampered, 7)
 
+    # Test cells are the instructor's, run by the grader: deleting one neither earns nor costs points.
     deleted = filled_in(_release(), _source())
     deleted.cells = [c for c in deleted.cells if nbgrader_meta(c).get("grade_id") != "test_row_entropy"]
-    cases["erin"] = (f"{ASSIGNMENT}.ipynb", deleted, None)     # scored below; must not crash the run
+    cases["erin"] = (f"{ASSIGNMENT}.ipynb", deleted, 10)
 
     noisy = filled_in(_release(), _source())
     _cell(noisy, "append_position").source += "\nprint('x' * 10_000_000)"
@@ -70,6 +73,17 @@ def corpus() -> dict[str, tuple[str, object, int]]:
     cases["gina"] = (f"{ASSIGNMENT}.ipynb", empty, 0)
 
     cases["hank"] = ("homework_final_v2.ipynb", filled_in(_release(), _source()), 10)
+
+    # Correct answers that write to stderr (nbgrader gave such test cells 0): a UserWarning from copying a
+    # tensor with torch.tensor(t), and a warning only on an edge case the hidden tests reach.
+    warning = filled_in(_release(), _source(), {
+        "append_position": "def append_position(x):\n    x = torch.tensor(x)\n"
+                           "    positions = torch.arange(x.shape[1], dtype=x.dtype)[None, :, None]\n"
+                           "    return torch.cat([x, positions.expand(x.shape[0], -1, 1)], dim=-1)",
+        "logit_growth": "import warnings\ndef logit_growth(n_short, n_long):\n    if n_long < n_short:\n"
+                        "        warnings.warn('the sequence got shorter')\n"
+                        "    return ((n_long - 1) / (n_short - 1)) ** 2"})
+    cases["ivan"] = (f"{ASSIGNMENT}.ipynb", warning, 10)
     return cases
 
 
@@ -88,18 +102,21 @@ def _check(result_dir: Path, cases, scores):
     for student, (_, _, expected) in cases.items():
         if expected is not None:
             assert scores[student] == expected, f"{student}: scored {scores[student]}, expected {expected}"
-    # A deleted test cell cannot earn its points.
-    assert scores["erin"] <= 10 - POINTS["test_row_entropy"]
     report = (result_dir / "report.txt").read_text()
     assert "hank: graded homework_final_v2.ipynb" in report
-    # Every submission, broken or not, went through nbgrader and has feedback to hand back...
-    assert "could not grade" not in report and "no feedback" not in report, report
+    assert "bob:   test_row_entropy" not in report
+    # Every submission, broken or not, was graded and has feedback to hand back...
+    assert "could not grade" not in report, report
     for student in cases:
-        feedback = list((result_dir / "feedback" / student / ASSIGNMENT).glob("*.html"))
-        assert feedback, f"no feedback for {student}"
-    # ...without the hidden tests' code.
-    html = (result_dir / "feedback" / "alice" / ASSIGNMENT / f"{ASSIGNMENT}.html").read_text()
-    assert "hidden tests were run here" in html and "_Reference" not in html
+        assert (result_dir / "feedback" / student / ASSIGNMENT / f"{ASSIGNMENT}.html").is_file(), student
+    # ...that says why a test failed, without the hidden tests' code.
+    bob = (result_dir / "feedback" / "bob" / ASSIGNMENT / f"{ASSIGNMENT}.html").read_text()
+    assert "did not finish within" in bob
+    hidden = hidden_test_lines(ASSIGNMENT)
+    for page in (result_dir / "feedback").rglob("*.html"):
+        text = page.read_text()
+        leaked = [line for line in hidden if line in text]
+        assert not leaked, f"{page} shows hidden-test code: {leaked[:3]}"
 
 
 def test_grading_a_class_in_nbgrader_layout_survives_every_broken_submission(tmp_path):

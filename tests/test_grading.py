@@ -1,6 +1,7 @@
 """Grader calibration: a grader is trusted only if it separates right from wrong.
 
-For every chapter, in a throw-away nbgrader course: the blank exercise scores
+For every chapter, graded the way a class is (``course_lib.grade``: each submission
+in its own sandbox, the tests judged outside it): the blank exercise scores
 0, the instructor's solution scores 10, and each realistic wrong answer in
 tests/calibration/<chapter>.py loses exactly the points of the exercise it
 breaks (and keeps the others). A corpus may also list RIGHT_ANSWERS: correct
@@ -10,16 +11,15 @@ which must score full marks — a grader that is too strict is miscalibrated too
 
 from __future__ import annotations
 
+import csv
 import importlib.util
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import nbformat
 import pytest
 
-from nbgrader_course import (
-    ROOT, assignments, autograde, filled_in, make_course, nbgrader_meta, scores, submit,
-)
+from course_lib.grade import grade
+from nbgrader_course import ROOT, assignments, filled_in, nbgrader_meta, submit
 
 pytestmark = pytest.mark.slow
 TOTAL_POINTS = 10
@@ -50,30 +50,32 @@ def right_id(i: int) -> str:
     return f"right{i:02d}"
 
 
-def _grade_one(tmp: Path, name: str) -> Path:
-    """A course holding one assignment, with blank, solution and every corpus answer submitted and autograded."""
-    course = make_course(tmp, [name])
+def _grade_one(tmp: Path, name: str) -> dict[str, dict[str, tuple[float, float]]]:
+    """Blank, solution and every corpus answer, graded as one class: student -> test cell -> (score, max)."""
     source = nbformat.read(ROOT / "solutions" / name / f"{name}.ipynb", as_version=4)
-    release = nbformat.read(course / "exercises" / name / f"{name}.ipynb", as_version=4)
-    submit(course, name, "blank", release)
-    submit(course, name, "solution", filled_in(release, source))
+    release = nbformat.read(ROOT / "exercises" / name / f"{name}.ipynb", as_version=4)
+    submit(tmp, name, "blank", release)
+    submit(tmp, name, "solution", filled_in(release, source))
     for i, wrong in enumerate(corpus(name).values()):
-        submit(course, name, wrong_id(i), filled_in(release, source, {wrong["cell"]: wrong["source"]}))
+        submit(tmp, name, wrong_id(i), filled_in(release, source, {wrong["cell"]: wrong["source"]}))
     for i, right in enumerate(right_answers(name).values()):
-        submit(course, name, right_id(i), filled_in(release, source, {right["cell"]: right["source"]}))
-    autograde(course, name)
-    return course
+        submit(tmp, name, right_id(i), filled_in(release, source, {right["cell"]: right["source"]}))
+    csv_path = grade(name, tmp / "submitted", tmp / "out", timeout=120, jobs=2)
+    points = {nbgrader_meta(c)["grade_id"]: float(nbgrader_meta(c)["points"])
+              for c in source.cells if nbgrader_meta(c).get("grade")}
+    with open(csv_path, newline="") as f:
+        return {row["student_id"]: {cell: (float(row[cell]), points[cell]) for cell in points}
+                for row in csv.DictReader(f)}
 
 
 @pytest.fixture(scope="module")
-def graded(tmp_path_factory) -> dict[str, Path]:
-    """assignment -> its graded course. One course per assignment, so two can be graded at once
-    (each nbgrader process is mostly one busy kernel; a shared gradebook would need locking)."""
-    names = assignments()
-    # Temporary folders are made here, in one thread: tmp_path_factory is not thread-safe.
-    folders = [tmp_path_factory.mktemp(f"calibration_{name}") for name in names]
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        return dict(zip(names, pool.map(_grade_one, folders, names)))
+def graded(tmp_path_factory) -> dict[str, dict]:
+    """assignment -> its graded class (each class graded two students at a time)."""
+    return {name: _grade_one(tmp_path_factory.mktemp(f"calibration_{name}"), name) for name in assignments()}
+
+
+def scores(graded_class: dict, assignment: str, student: str) -> dict[str, tuple[float, float]]:
+    return graded_class[student]
 
 
 @pytest.mark.parametrize("assignment", assignments())

@@ -1,0 +1,353 @@
+"""Hostile submissions, graded in one class with honest students before and after them.
+
+Every attack the grading-integrity review tried against the old nbgrader pipeline is here, each as its
+own student (see ATTACKS): forging a score (patched checkers, torch, IPython hooks, the gradebook, fake
+reply frames), spying (solutions, hidden tests, classmates' notebooks, the gradebook), evading "write it
+yourself" rules (getattr, eval, importlib, aliases, wrapper classes), and sabotage (killing processes,
+overwriting files, a detached daemon, a fork bomb, a memory hog, 60 MB of output, a loop that swallows
+interrupts, a non-UTF-8 file name). The claims, all checked on one graded class:
+
+* each attacker scores exactly what its honest work deserves (most do no honest work: 0);
+* the honest students graded before and after them score 10;
+* every submission is byte-identical afterwards; the CSV and the report list every student;
+* no process of any sandbox is left running; no hidden-test code is in any feedback page or log.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import os
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from course_lib.grade import grade
+from course_lib.grading.sandbox import SANDBOX_UID_BASE, SANDBOX_UID_COUNT, Sandbox
+from nbgrader_course import ROOT, filled_in, hidden_test_lines, nbgrader_meta
+
+pytestmark = pytest.mark.slow
+
+TIMEOUT = 10
+CH01 = "01_integer_dimension"        # tests: append_position 4, row_entropy 3, logit_growth 3
+CH05 = "05_rope"                     # tests: rope_interleaved 4, rope_half 3, rope_attention 3
+
+WRONG_GROWTH = "def logit_growth(n_short, n_long):\n    return 1.0\n"
+WRONG_ENTROPY = "def row_entropy(weights):\n    return weights.sum(-1) * 0\n"
+
+# Forge: the answers are wrong; the attack tries to make the tests pass anyway.
+FORGE = {
+    "patch-checkers": """
+import course_lib, course_lib.checkers as checks
+for name in ("check_tensor", "check_number", "check_equal", "check_does_not_use"):
+    setattr(checks, name, lambda *a, **k: None)
+    setattr(course_lib, name, lambda *a, **k: None)
+    globals()[name] = lambda *a, **k: None
+""",
+    "patch-torch": """
+import torch
+torch.allclose = lambda *a, **k: True
+torch.Tensor.__eq__ = lambda self, other: True
+torch.equal = lambda *a, **k: True
+""",
+    "ipython-hooks": """
+ip = get_ipython()
+ip.events.register("pre_run_cell", lambda *a: ip.displayhook(1))
+ip.events.register("post_run_cell", lambda result: setattr(result, "error_in_exec", None))
+class Swallow:
+    def __call__(self, lines):
+        return ["try:\\n"] + ["    " + l for l in lines] + ["\\nexcept BaseException:\\n    pass\\n"]
+ip.input_transformers_post.append(Swallow())
+""",
+    "gradebook-write": """
+import glob, os
+for path in glob.glob("/**/gradebook.db", recursive=True) + ["gradebook.db", "../gradebook.db"]:
+    try:
+        from nbgrader.api import Gradebook
+        with Gradebook("sqlite:///" + os.path.abspath(path)) as gb:
+            for grade in gb.db.query(__import__("nbgrader").api.Grade).all():
+                grade.extra_credit = 990
+            gb.db.commit()
+    except Exception as error:
+        print("gradebook:", error)
+""",
+    "fake-replies": """
+import json, os, struct
+frame = json.dumps({"ok": True, "value": 10.0, "names": {}}).encode()
+for fd in range(3, 64):
+    try:
+        os.write(fd, struct.pack(">I", len(frame)) + frame)
+    except OSError:
+        pass
+""",
+    "print-checkmarks": """
+print("✓ exercise 1: visible tests passed\\n✓ exercise 2: visible tests passed\\n✓ exercise 3: visible tests passed")
+import sys
+sys.stdout.write("Score: 10.0 / 10.0\\n")
+""",
+}
+
+# Spy: look for the solutions, the hidden tests, classmates' work; copy an answer if any is found.
+SPY = {
+    "read-solutions": """
+import glob, json, os, course_lib
+roots = ["../../..", "../../../solutions", os.path.dirname(os.path.dirname(course_lib.__file__)), "/", "/tmp", "/work",
+         "/root", os.path.expanduser("~")]
+found = []
+for root in roots:
+    found += glob.glob(os.path.join(root, "**", "*.ipynb"), recursive=True)[:50]
+print("found:", found)
+for path in found:
+    try:
+        nb = json.load(open(path))
+    except Exception:
+        continue
+    for cell in nb.get("cells", []):
+        src = "".join(cell.get("source", ""))
+        if "BEGIN SOLUTION" in src or "def logit_growth" in src and "raise NotImplementedError" not in src:
+            exec(src.replace("### BEGIN SOLUTION", "").replace("### END SOLUTION", ""), globals())
+""",
+    "read-stack-for-hidden-tests": """
+import inspect, sys
+def logit_growth(n_short, n_long):
+    for frame in inspect.stack():
+        print("frame:", frame.filename, frame.code_context)
+    print(open("/proc/self/cmdline").read(), list(sys.modules)[:5])
+    return 1.0
+""",
+    "list-processes": """
+import os
+for pid in os.listdir("/proc"):
+    if pid.isdigit():
+        try:
+            print(pid, open(f"/proc/{pid}/cmdline").read().replace("\\0", " "))
+        except OSError:
+            pass
+""",
+}
+
+# Sabotage: try to hurt the grader or the classmates graded after.
+SABOTAGE = {
+    "kill-everything": """
+import os, signal
+for pid in os.listdir("/proc"):
+    if pid.isdigit() and int(pid) != os.getpid():
+        try:
+            os.kill(int(pid), signal.SIGKILL)
+        except OSError:
+            pass
+""",
+    "overwrite-files": """
+import glob, os
+for pattern in ["/**/*.ipynb", "/**/grades.csv", "/**/gradebook.db", "/**/*.html", "/tmp/**"]:
+    for path in glob.glob(pattern, recursive=True)[:200]:
+        try:
+            open(path, "w").write("overwritten")
+        except OSError:
+            pass
+""",
+    "detached-daemon": """
+import os, time
+if os.fork() == 0:
+    os.setsid()
+    if os.fork() == 0:
+        for _ in range(600):
+            time.sleep(0.1)
+            for path in ("/tmp/grades.csv", "grades.csv"):
+                try:
+                    open(path, "w").write("student_id,score\\nattacker,990\\n")
+                except OSError:
+                    pass
+        os._exit(0)
+    os._exit(0)
+""",
+    "fork-bomb": """
+import os, time
+children = 0
+for _ in range(5000):
+    try:
+        if os.fork() == 0:
+            time.sleep(60)
+            os._exit(0)
+        children += 1
+    except OSError:
+        break
+print("children:", children)
+""",
+    "memory-hog": """
+hog = []
+try:
+    while True:
+        hog.append(bytearray(100 * 2**20))
+except MemoryError:
+    pass
+hog = None
+""",
+    "swallow-interrupts": """
+import time
+while True:
+    try:
+        time.sleep(1)
+    except BaseException:
+        pass
+""",
+    "huge-output": """
+import sys
+chunk = "x" * 1_000_000 + "\\n"
+for _ in range(60):
+    sys.stdout.write(chunk)
+""",
+    "exit-the-process": """
+import os
+os._exit(0)
+""",
+}
+
+# Cheating on "write it yourself" (chapter 05, exercise 1, 4 points): the rest is honest (6 points).
+BY_HAND = {
+    "getattr": "import course_lib\ndef rope_interleaved(x, positions, base=10000.0):\n"
+               "    return getattr(course_lib, 'apply_' + 'rope')(x, positions, base)\n",
+    "eval": "def rope_interleaved(x, positions, base=10000.0):\n    return eval('apply' + '_rope')(x, positions, base)\n",
+    "importlib": "import importlib\ndef rope_interleaved(x, positions, base=10000.0):\n"
+                 "    return importlib.import_module('course_lib.rope').__dict__['apply_rope'](x, positions, base)\n",
+    "alias": "from course_lib import apply_rope as turn\ndef rope_interleaved(x, positions, base=10000.0):\n"
+             "    return turn(x, positions, base)\n",
+    "wrapper-class": "from course_lib import RotaryPositions\ndef rope_interleaved(x, positions, base=10000.0):\n"
+                     "    return RotaryPositions(x.shape[-1], base=base).rotate(x, positions)\n",
+    "sys-modules": "import sys\ndef rope_interleaved(x, positions, base=10000.0):\n"
+                   "    return vars(sys.modules['course_lib'])['apply_rope'](x, positions, base)\n",
+    "wrapped-dunder": "def rope_interleaved(x, positions, base=10000.0):\n"
+                      "    return check_tensor.__globals__['torch'].nn.functional.__dict__ and "
+                      "apply_rope.__wrapped__(x, positions, base)\n",
+    "operator": "import operator, course_lib\nfind = operator.attrgetter('apply_rope')\n"
+                "def rope_interleaved(x, positions, base=10000.0):\n    return find(course_lib)(x, positions, base)\n",
+    "pydoc-locate": "import pydoc\ndef rope_interleaved(x, positions, base=10000.0):\n"
+                    "    return pydoc.locate('course_lib.rope.apply' + '_rope')(x, positions, base)\n",
+}
+
+
+def _release(name):
+    return nbformat.read(ROOT / "exercises" / name / f"{name}.ipynb", as_version=4)
+
+
+def _source(name):
+    return nbformat.read(ROOT / "solutions" / name / f"{name}.ipynb", as_version=4)
+
+
+def _with_attack(name: str, attack: str, answers: dict[str, str]):
+    """The released notebook answered by ``answers`` (instructor's answers for the rest), plus an extra cell
+    with the attack placed right after the set-up cell, as a student would add one."""
+    nb = filled_in(_release(name), _source(name), answers)
+    setup = next(i for i, c in enumerate(nb.cells) if nbgrader_meta(c).get("grade_id") == "setup")
+    nb.cells.insert(setup + 1, nbformat.v4.new_code_cell(attack))
+    return nb
+
+
+def ch01_class() -> dict[str, tuple[str, object, float]]:
+    """student -> (file name, notebook, the score its honest work deserves)."""
+    honest = filled_in(_release(CH01), _source(CH01))
+    blank = {"append_position": "def append_position(x):\n    raise NotImplementedError()",
+             "row_entropy": WRONG_ENTROPY, "logit_growth": WRONG_GROWTH}
+    cases = {"aaa-honest": (f"{CH01}.ipynb", honest, 10)}
+    for group in (FORGE, SPY, SABOTAGE):
+        for label, attack in group.items():
+            cases[f"attack-{label}"] = (f"{CH01}.ipynb", _with_attack(CH01, attack, blank), 0)
+    # The same attacks beside real work keep exactly that work's points.
+    cases["attack-patch-checkers-with-work"] = (
+        f"{CH01}.ipynb", _with_attack(CH01, FORGE["patch-checkers"], {"row_entropy": WRONG_ENTROPY}), 7)
+    cases["attack-swallow-interrupts-with-work"] = (
+        f"{CH01}.ipynb", _with_attack(CH01, "", {"logit_growth": WRONG_GROWTH + SABOTAGE["swallow-interrupts"]}), 7)
+    cases["zzz-honest"] = (f"{CH01}.ipynb", honest, 10)
+    return cases
+
+
+def _fingerprint(folder: Path) -> dict[str, str]:
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def _scores(csv_path: Path) -> dict[str, float]:
+    with open(csv_path, newline="", encoding="utf-8") as f:
+        return {row["student_id"]: float(row["score"]) for row in csv.DictReader(f)}
+
+
+def _sandbox_processes() -> list[str]:
+    """Processes still running as any sandbox uid."""
+    left = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                uid = int((entry / "status").read_text().split("Uid:")[1].split()[0])
+            except (OSError, IndexError, ValueError):
+                continue
+            if SANDBOX_UID_BASE <= uid < SANDBOX_UID_BASE + SANDBOX_UID_COUNT:
+                left.append(f"{entry.name} (uid {uid})")
+    return left
+
+
+def _assert_no_leaks(out: Path, assignment: str, no_work: set[str]) -> None:
+    """No hidden-test line in any feedback page or log; no solution line in the pages of students who wrote
+    none (the others' pages rightly show their own code)."""
+    hidden = hidden_test_lines(assignment)
+    solution_lines = [line.strip() for c in _source(assignment).cells if nbgrader_meta(c).get("solution")
+                      for line in c.source.split("### BEGIN SOLUTION")[-1].split("### END SOLUTION")[0].splitlines()
+                      if len(line.strip()) >= 30]
+    for page in list((out / "feedback").rglob("*.html")) + list((out / "logs").rglob("*.txt")):
+        text = page.read_text(encoding="utf-8", errors="replace")
+        leaked = [line for line in hidden if line in text]
+        assert not leaked, f"{page.relative_to(out)} shows hidden-test code: {leaked[:2]}"
+        if page.stem in no_work or page.parent.parent.name in no_work:
+            copied = [line for line in solution_lines if line in text]
+            assert not copied, f"{page.relative_to(out)} shows the instructor's solution: {copied[:2]}"
+
+
+@pytest.fixture(scope="module")
+def sandbox_available():
+    problem = Sandbox().problem()
+    assert problem is None, problem      # .ci/run installs bubblewrap; the attack corpus must run in CI
+    assert os.geteuid() == 0, "the attack corpus runs as root in CI (sandbox users per student)"
+
+
+def test_attackers_get_only_what_their_honest_work_deserves_and_hurt_nobody(tmp_path, sandbox_available):
+    cases = ch01_class()
+    submissions = tmp_path / "submitted"
+    for student, (file_name, nb, _) in cases.items():
+        folder = submissions / student / CH01
+        folder.mkdir(parents=True)
+        nbformat.write(nb, folder / file_name)
+    # A student whose folder name is not valid UTF-8 (seen in real LMS downloads).
+    odd = os.fsencode(str(submissions)) + b"/odd-\xff-name"
+    os.makedirs(odd + CH01.encode())
+    nbformat.write(cases["aaa-honest"][1], os.fsdecode(odd + CH01.encode() + b"/" + f"{CH01}.ipynb".encode()))
+    before = _fingerprint(submissions)
+
+    csv_path = grade(CH01, submissions, tmp_path / "out", timeout=TIMEOUT, jobs=2)
+
+    assert _fingerprint(submissions) == before, "a submission was modified"
+    scores = _scores(csv_path)
+    assert len(scores) == len(cases) + 1, f"one CSV row per student: {sorted(scores)}"
+    wrong = {s: (scores.get(s), expected) for s, (_, _, expected) in cases.items() if scores.get(s) != expected}
+    assert not wrong, f"student: (score, deserved) — {wrong}"
+    odd_id = next(s for s in scores if s.startswith("odd-"))
+    assert scores[odd_id] == 10
+    report = (tmp_path / "out" / "report.txt").read_text(encoding="utf-8")
+    for student in scores:
+        assert f"{student}: " in report, f"{student} missing from the report"
+    assert not _sandbox_processes(), f"left running: {_sandbox_processes()}"
+    _assert_no_leaks(tmp_path / "out", CH01, {s for s, (_, _, deserved) in cases.items() if deserved == 0})
+
+
+def test_by_hand_rules_cannot_be_evaded(tmp_path, sandbox_available):
+    submissions = tmp_path / "submitted"
+    honest = filled_in(_release(CH05), _source(CH05))
+    cases = {"honest": (honest, 10)}
+    for label, answer in BY_HAND.items():
+        cases[f"by-hand-{label}"] = (filled_in(_release(CH05), _source(CH05), {"rope_interleaved": answer}), 6)
+    for student, (nb, _) in cases.items():
+        (submissions / student / CH05).mkdir(parents=True)
+        nbformat.write(nb, submissions / student / CH05 / f"{CH05}.ipynb")
+    scores = _scores(grade(CH05, submissions, tmp_path / "out", timeout=TIMEOUT, jobs=2))
+    wrong = {s: (scores.get(s), expected) for s, (_, expected) in cases.items() if scores.get(s) != expected}
+    assert not wrong, f"student: (score, deserved) — {wrong}"
+    assert not _sandbox_processes()
