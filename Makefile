@@ -25,7 +25,7 @@ help:
 	@echo "make exercises  regenerate exercises/ from solutions/ with nbgrader"
 	@echo "make release    build the student bundle dist/positional-encodings-course.zip from the last commit"
 	@echo "make slides     build offline reveal.js decks of every lecture into slides/build/"
-	@echo "make grade ASSIGNMENT=NN_topic SUBMISSIONS=folder-or-zip   autograde a class into grading/"
+	@echo "make grade ASSIGNMENT=NN_topic SUBMISSIONS=folder-or-zip   grade a class (sandboxed) into grading/"
 	@echo "make bench      speed measurements, printed as ratios"
 	@echo "make clean      remove the virtual environment and built slides (never class data)"
 
@@ -90,15 +90,18 @@ exercises: $(VENV)/.course
 release: $(VENV)/.course
 	$(PY) tools/release.py
 
-# Autograde a class: submissions in nbgrader's layout or an LMS download (folder
-# or .zip); writes $(OUT)/grades.csv, $(OUT)/feedback/ and $(OUT)/report.txt.
-# Submissions are only read. See `python -m course_lib.grade --help`.
+# Grade a class: submissions in nbgrader's layout or an LMS download (folder
+# or .zip), each run in a bubblewrap sandbox; writes $(OUT)/grades.csv,
+# $(OUT)/feedback/, $(OUT)/logs/ and $(OUT)/report.txt. Submissions are only
+# read. GRADE_JOBS students at a time (default: the core count); UNSANDBOXED=1
+# grades without bubblewrap. See `python -m course_lib.grade --help`.
 OUT ?= grading/$(ASSIGNMENT)
 TIMEOUT ?= 120
 grade: $(VENV)/.course
 	@test -n "$(ASSIGNMENT)" -a -n "$(SUBMISSIONS)" || \
-		{ echo "usage: make grade ASSIGNMENT=NN_topic SUBMISSIONS=folder-or-zip [OUT=grading/NN_topic] [TIMEOUT=120]"; exit 2; }
-	$(PY) -m course_lib.grade "$(ASSIGNMENT)" "$(SUBMISSIONS)" --out "$(OUT)" --timeout "$(TIMEOUT)"
+		{ echo "usage: make grade ASSIGNMENT=NN_topic SUBMISSIONS=folder-or-zip [OUT=grading/NN_topic] [TIMEOUT=120] [GRADE_JOBS=n] [DUE="2026-12-01 17:00"] [UNSANDBOXED=1]"; exit 2; }
+	$(PY) -m course_lib.grade "$(ASSIGNMENT)" "$(SUBMISSIONS)" --out "$(OUT)" --timeout "$(TIMEOUT)" \
+		$(if $(GRADE_JOBS),--jobs "$(GRADE_JOBS)") $(if $(UNSANDBOXED),--unsandboxed) $(if $(DUE),--due "$(DUE)")
 
 # Offline decks: reveal.js, require.js, jQuery and MathJax come from the npm
 # registry (versions pinned in slides/package-lock.json), installed at build

@@ -37,6 +37,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 MAX_UNPACKED_BYTES = 4 * 2**30     # a zip that unpacks to more is refused (zip bomb)
 MAX_ZIP_ENTRIES = 20_000
+SUBMISSION_RECORDS = ("timestamp.txt", "submission_secret.txt")
 
 
 def _slug(text: str) -> str:
@@ -126,6 +127,13 @@ def collect(submissions: Path, assignment: str, course: Path) -> tuple[list[str]
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(source, target)       # copy the bytes; the original is untouched
         target.chmod(0o644)
+        # nbgrader's exchange leaves these beside a submission: the time it was handed in, and the secret
+        # `nbgrader release_feedback` needs to hand the feedback back.
+        for name in SUBMISSION_RECORDS:
+            if (source.parent / name).is_file():
+                shutil.copyfile(source.parent / name, target.parent / name)
+        if "_LATE_" in source.name or "_LATE_" in source.parent.name:      # Canvas marks late files so
+            (target.parent / "late.txt").write_text("marked late by the LMS\n")
         if source.name != target.name and not source.name.endswith("_" + target.name):   # LMS prefixes are fine
             report.append(f"{student}: graded {source.name} as {target.name} (wrong file name)")
         else:
@@ -158,7 +166,7 @@ def _grade_one(assignment: str, student: str, course: Path, out: Path, slot: int
 
 
 def grade(assignment: str, submissions: Path, out: Path, timeout: int = 120, jobs: int | None = None,
-          unsandboxed: bool = False) -> Path:
+          unsandboxed: bool = False, due: str | None = None) -> Path:
     """Collect, grade in sandboxes, export; returns the path of the CSV. See the module docstring."""
     from course_lib.grading.harness import Assignment
     from course_lib.grading.sandbox import Sandbox
@@ -175,6 +183,7 @@ def grade(assignment: str, submissions: Path, out: Path, timeout: int = 120, job
     submissions = Path(submissions).expanduser()
     if not (submissions.is_dir() or (submissions.is_file() and submissions.suffix == ".zip")):
         raise ValueError(f"SUBMISSIONS must be a folder or a .zip file, got {submissions}.")
+    due_time = _parse_time(due, "due") if due else None
     if not unsandboxed:
         problem = Sandbox().problem()
         if problem:
@@ -207,11 +216,20 @@ def grade(assignment: str, submissions: Path, out: Path, timeout: int = 120, job
 
         with ThreadPoolExecutor(max_workers=jobs) as pool:
             results = dict(pool.map(run, collected))
+        for student in collected:
+            folder = course / "submitted" / student / assignment
+            results[student]["timestamp"] = _read_time(folder / "timestamp.txt")
+            results[student]["late"] = _lateness(results[student]["timestamp"], due_time, folder)
+            feedback = out / "feedback" / student / assignment
+            for name in SUBMISSION_RECORDS:
+                if (folder / name).is_file() and feedback.is_dir():
+                    shutil.copyfile(folder / name, feedback / name)
     if unsandboxed:
         report.insert(0, "WARNING: graded with --unsandboxed: student code ran with your permissions, not in a sandbox.")
     for student in collected:
         result = results[student]
-        report.append(f"{student}: {result['score']:g} / {max_score:g} ({result.get('seconds', 0):g} s)")
+        late = f", late by {result['late']}" if result.get("late") else ""
+        report.append(f"{student}: {result['score']:g} / {max_score:g} ({result.get('seconds', 0):g} s{late})")
         report += [f"{student}:   {label}: {message}" for label, message in result.get("cell_errors", {}).items()]
         report += [f"{student}:   {problem}" for problem in result.get("problems", [])]
         log = out / "logs" / f"{student}.txt"
@@ -222,10 +240,43 @@ def grade(assignment: str, submissions: Path, out: Path, timeout: int = 120, job
     return out / "grades.csv"
 
 
+def _parse_time(text: str, what: str):
+    """A date and time as nbgrader writes it ("2026-12-01 17:00:00.123 UTC") or as an instructor types it
+    ("2026-12-01 17:00", taken as UTC unless it names an offset)."""
+    from datetime import datetime, timezone
+
+    cleaned = text.strip().removesuffix(" UTC").replace(" ", "T", 1)
+    try:
+        moment = datetime.fromisoformat(cleaned)
+    except ValueError:
+        raise ValueError(f"{what} must be a date and time like '2026-12-01 17:00' (UTC), got {text!r}.") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def _read_time(path: Path) -> str | None:
+    if not path.is_file():
+        return None
+    text = path.read_text(encoding="utf-8", errors="replace").strip()[:100]
+    try:
+        return _parse_time(text, "timestamp.txt").isoformat(sep=" ")
+    except ValueError:
+        return None
+
+
+def _lateness(timestamp: str | None, due, folder: Path) -> str:
+    """'' if on time or unknown; otherwise how late (or the LMS's own mark)."""
+    if (folder / "late.txt").is_file():
+        return "marked late by the LMS"
+    if due is None or timestamp is None:
+        return ""
+    delay = _parse_time(timestamp, "timestamp") - due
+    return str(delay).split(".")[0] if delay.total_seconds() > 0 else ""
+
+
 def _write_csv(path: Path, assignment: str, students: list[str], results: dict[str, dict], tests) -> None:
     """One row per student seen: total, maximum and the points of each test; 0 for those not graded."""
     max_score = sum(points for _, _, points in tests)
-    fields = ["assignment", "student_id", "score", "max_score"] + [grade_id for grade_id, _, _ in tests]
+    fields = ["assignment", "student_id", "score", "max_score", "timestamp", "late"] + [g for g, _, _ in tests]
     with open(path, "w", newline="", encoding="utf-8", errors="replace") as f:
         writer = csv.DictWriter(f, fieldnames=fields)
         writer.writeheader()
@@ -233,7 +284,8 @@ def _write_csv(path: Path, assignment: str, students: list[str], results: dict[s
             result = results.get(student, {})
             earned = {t["grade_id"]: t["points"] for t in result.get("tests", [])}
             row = {"assignment": assignment, "student_id": student, "score": f"{result.get('score', 0.0):g}",
-                   "max_score": f"{max_score:g}"}
+                   "max_score": f"{max_score:g}", "timestamp": result.get("timestamp") or "",
+                   "late": result.get("late") or ""}
             row.update({grade_id: f"{earned.get(grade_id, 0.0):g}" for grade_id, _, _ in tests})
             writer.writerow(row)
 
@@ -246,12 +298,14 @@ def main(argv: list[str] | None = None) -> None:
                         "(default: grading/ASSIGNMENT)")
     parser.add_argument("--timeout", type=int, default=120, help="seconds allowed per cell and per test (default 120)")
     parser.add_argument("--jobs", type=int, default=None, help="students graded at once (default: the core count)")
+    parser.add_argument("--due", default=None, help="due date and time, e.g. '2026-12-01 17:00' (UTC): later "
+                        "submissions (by nbgrader's timestamp.txt) are flagged in grades.csv and report.txt")
     parser.add_argument("--unsandboxed", action="store_true",
                         help="grade without bubblewrap (student code runs with your permissions; report.txt warns)")
     args = parser.parse_args(argv)
     out = args.out or Path("grading") / args.assignment
     try:
-        csv_path = grade(args.assignment, args.submissions, out, args.timeout, args.jobs, args.unsandboxed)
+        csv_path = grade(args.assignment, args.submissions, out, args.timeout, args.jobs, args.unsandboxed, args.due)
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         raise SystemExit(2) from None

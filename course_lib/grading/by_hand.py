@@ -7,7 +7,7 @@ helpers it calls, the aliases it uses, the imports behind them — and lists wha
   also as an import alias (``from course_lib import apply_rope as r``) or inside a string;
 * reflection, which turns strings into functions where no reader can follow: ``getattr``, ``eval``,
   ``exec``, ``compile``, ``__import__``, ``globals``, ``vars``, dunder attributes (``__dict__``,
-  ``__wrapped__``, ``__globals__``), private attributes (``torch._C``), modules such as ``importlib``,
+  ``__wrapped__``, ``__globals__``), a library's private attributes (``torch._C``), modules such as ``importlib``,
   ``sys``, ``inspect``, ``operator``, ``pydoc``, ``pickle``;
 * imports beyond plain numerics (math, torch, numpy, itertools, functools, collections, …);
 * changing a library from the notebook (``torch.softmax = …``).
@@ -75,6 +75,7 @@ def violations(cells: list[str], function: str, banned) -> list[str]:
     if function not in definitions:
         return []                         # nothing to read: the function is missing, and other tests say so
     problems: list[str] = []
+    imported = _imported_names(body)
     seen_statements: set[int] = set()
     queue = [function]
     visited_names = set()
@@ -91,7 +92,7 @@ def violations(cells: list[str], function: str, banned) -> list[str]:
                           if isinstance(n, ast.Expr) and isinstance(n.value, ast.Constant)}
             for node in ast.walk(statement):
                 if id(node) not in docstrings:
-                    problems += _node_problems(node, banned)
+                    problems += _node_problems(node, banned, imported)
                 if isinstance(node, ast.Name) and node.id in definitions:
                     queue.append(node.id)
     # Library changes made anywhere in the notebook reach every function.
@@ -101,7 +102,7 @@ def violations(cells: list[str], function: str, banned) -> list[str]:
                 targets = node.targets if isinstance(node, (ast.Assign, ast.Delete)) else [node.target]
                 for target in targets:
                     root = _root_name(target) if isinstance(target, (ast.Attribute, ast.Subscript)) else None
-                    if root and root not in ("self", "cls") and root in _imported_names(body):
+                    if root and root not in ("self", "cls") and root in imported:
                         problems.append(f"it changes a library: `{ast.unparse(target)} = …`")
             if isinstance(node, ast.ImportFrom) and any(a.name == "*" for a in node.names) \
                     and (node.module or "").startswith("course_lib"):
@@ -117,7 +118,7 @@ def _imported_names(body: list[ast.stmt]) -> set[str]:
     return names | {"torch", "math", "course_lib", "np", "numpy", "F"}
 
 
-def _node_problems(node: ast.AST, banned: set[str]) -> list[str]:
+def _node_problems(node: ast.AST, banned: set[str], imported: set[str]) -> list[str]:
     problems = []
     if isinstance(node, ast.Name):
         if node.id in banned:
@@ -129,8 +130,8 @@ def _node_problems(node: ast.AST, banned: set[str]) -> list[str]:
             problems.append(f"it uses `{node.attr}`, which this exercise asks you to write yourself")
         elif node.attr.startswith("__") or node.attr in REFLECTION_ATTRIBUTES:
             problems.append(f"it uses `.{node.attr}` (reflection), which the grader cannot follow")
-        elif node.attr.startswith("_") and _root_name(node) not in ("self", "cls"):
-            problems.append(f"it uses the private attribute `.{node.attr}`")
+        elif node.attr.startswith("_") and _root_name(node) in imported:
+            problems.append(f"it uses the private attribute `.{node.attr}` of a library")
     elif isinstance(node, (ast.Import, ast.ImportFrom)):
         module = node.module if isinstance(node, ast.ImportFrom) else None
         for alias in node.names:

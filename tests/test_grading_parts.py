@@ -1,0 +1,218 @@
+"""The grading sandbox's parts, each on its own claim: values cross the wall as data and come back equal;
+the by-hand reader catches every route around a banned function and passes honest code; the sandbox
+hides the repository, the network and other processes; the run-time record sees a wrapped call."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import pytest
+import torch
+
+from course_lib.grading import by_hand
+from course_lib.grading.harness import _rebuilt_exception
+from course_lib.grading.sandbox import Sandbox, Session, StudentCrash, StudentTimeout
+from course_lib.grading.wire import WireError, decode, encode
+from nbgrader_course import ROOT
+
+# --- wire -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16, torch.float32, torch.float64, torch.complex64,
+                                   torch.complex128, torch.uint8, torch.int8, torch.int16, torch.int32, torch.int64,
+                                   torch.bool])
+def test_every_tensor_dtype_round_trips_bit_for_bit(dtype):
+    x = (torch.randn(3, 4, dtype=torch.complex128) * 50).to(dtype) if dtype.is_complex else \
+        (torch.randn(3, 4, dtype=torch.float64) * 50).to(dtype)
+    back = decode(encode(x))
+    assert back.dtype == dtype and back.shape == x.shape
+    assert torch.equal(back.view(torch.uint8) if dtype != torch.bool else back, x.view(torch.uint8)
+                       if dtype != torch.bool else x)
+
+
+def test_views_sparse_and_nested_values_round_trip():
+    x = torch.arange(12.0).reshape(3, 4).T[1:]              # a non-contiguous view
+    assert torch.equal(decode(encode(x)), x)
+    assert torch.equal(decode(encode(torch.eye(3).to_sparse())), torch.eye(3))
+    value = {"a": [1, 2.5, None, True, "s", (torch.zeros(0, 2), complex(1, -2))], 3: torch.float64}
+    back = decode(encode(value))
+    assert back["a"][:5] == [1, 2.5, None, True, "s"] and back[3] is torch.float64
+    assert back["a"][5][0].shape == (0, 2) and back["a"][5][1] == complex(1, -2)
+    assert decode(encode(float("nan"))) != decode(encode(float("nan")))         # nan stays nan
+
+
+def test_what_is_not_data_is_refused():
+    with pytest.raises(WireError, match="cannot be graded"):
+        encode(object())
+    with pytest.raises(WireError, match="too large"):
+        encode(10 ** 100)
+    nested: list = []
+    for _ in range(40):
+        nested = [nested]
+    with pytest.raises(WireError, match="nested"):
+        encode(nested)
+    forged = encode(torch.zeros(2, 2))
+    forged["tensor"]["shape"] = [1000, 1000]                  # claims more bytes than it carries
+    with pytest.raises(WireError, match="needs"):
+        decode(forged)
+    with pytest.raises(WireError, match="unexpected value tag"):
+        decode({"handle": 3})                                 # only the side that accepts handles decodes them
+
+
+def test_a_student_exception_is_rebuilt_as_data_and_never_as_a_system_exit():
+    error = _rebuilt_exception({"type": "ValueError", "base": "ValueError", "message": "too long"}, "f")
+    assert isinstance(error, ValueError) and str(error) == "too long"
+    for base in ("SystemExit", "KeyboardInterrupt", "BaseException", "GeneratorExit", "not a class", "print"):
+        error = _rebuilt_exception({"type": "x y", "base": base, "message": ""}, "f")
+        assert isinstance(error, Exception) and not isinstance(error, (SystemExit, KeyboardInterrupt))
+
+
+# --- by hand ----------------------------------------------------------------------
+BANNED = {"apply_rope", "RotaryPositions"}
+HONEST = '''
+import math
+import torch
+
+def _angles(positions, d, base):
+    """Like apply_rope, but written out: theta_i = base ** (-2i/d)."""
+    theta = base ** (-torch.arange(0, d, 2, dtype=torch.float64) / d)
+    return positions.double()[:, None] * theta
+
+class Pairs:
+    def __init__(self, x):
+        self._x = x
+
+def rope_interleaved(x, positions, base=10000.0):
+    # not apply_rope: the rotation by hand
+    a = _angles(positions, x.shape[-1], base)
+    p = Pairs(x)
+    out = torch.empty_like(p._x, dtype=torch.float64)
+    out[:, 0::2] = x[:, 0::2] * a.cos() - x[:, 1::2] * a.sin()
+    out[:, 1::2] = x[:, 0::2] * a.sin() + x[:, 1::2] * a.cos()
+    return out.to(x.dtype)
+
+def rope_attention(q, k, v, positions):
+    return apply_rope(q, positions)      # another exercise may use the library
+'''
+
+
+def test_honest_code_passes_even_when_it_mentions_the_banned_name_in_comments_and_docstrings():
+    assert by_hand.violations([HONEST, "%time rope_interleaved"], "rope_interleaved", BANNED) == []
+
+
+@pytest.mark.parametrize("cells, expected", [
+    (["def f(x):\n    return apply_rope(x)"], "uses `apply_rope`"),
+    (["from course_lib import apply_rope as r\ndef f(x):\n    return r(x)"], "imports `apply_rope`"),
+    (["import course_lib\nturn = course_lib.apply_rope\n", "def f(x):\n    return turn(x)"], "uses `apply_rope`"),
+    (["def helper(x):\n    return RotaryPositions(4).rotate(x)\ndef f(x):\n    return helper(x)"],
+     "uses `RotaryPositions`"),
+    (["import course_lib\ndef f(x):\n    return getattr(course_lib, 'apply_' + 'rope')(x)"], "reflection"),
+    (["def f(x):\n    return eval('apply' + '_rope')(x)"], "reflection"),
+    (["def f(x):\n    return f.__globals__['apply_rope'](x)"], "reflection"),
+    (["import importlib\ndef f(x):\n    return importlib.import_module('course_lib').x(x)"], "imports `importlib`"),
+    (["import pydoc\ndef f(x):\n    return pydoc.locate('course_lib.y')(x)"], "imports `pydoc`"),
+    (["import torch\ndef f(x):\n    return torch._C._nn.gelu(x)"], "private attribute"),
+    (["def f(x):\n    return run('apply_rope', x)"], "in a string"),
+    (["import torch\ntorch.sin = lambda t: t\ndef f(x):\n    return torch.sin(x)"], "changes a library"),
+    (["from course_lib.rope import *\ndef f(x):\n    return x"], "import *"),
+])
+def test_each_route_around_a_banned_function_is_named(cells, expected):
+    problems = by_hand.violations(cells, "f", BANNED)
+    assert any(expected in p for p in problems), problems
+
+
+def test_a_function_that_is_not_there_has_nothing_to_read():
+    assert by_hand.violations(["x = 1"], "f", BANNED) == []
+
+
+# --- the sandbox ------------------------------------------------------------------
+needs_sandbox = pytest.mark.skipif(Sandbox().problem() is not None and not os.environ.get("CI"),
+                                   reason="bubblewrap is not available here (CI installs it)")
+
+
+def _session(cells, timeout=20.0):
+    session = Session(Sandbox(), [(f"cell {i}", c) for i, c in enumerate(cells)], cell_timeout=timeout)
+    session.start()
+    return session
+
+
+def _call(session, name, *args, timeout=20.0):
+    return session.request({"op": "call", "target": {"name": name}, "args": encode(list(args)),
+                            "kwargs": encode({})}, deadline=time.monotonic() + timeout)
+
+
+@needs_sandbox
+def test_the_sandbox_sees_no_repository_no_network_and_no_other_process():
+    probe = f'''
+import os, socket
+def look():
+    seen = {{}}
+    seen["solutions"] = os.path.exists({str(ROOT / "solutions")!r})
+    seen["tests"] = os.path.exists({str(ROOT / "tests")!r})
+    seen["home"] = os.path.exists(os.path.expanduser("~root/.bash_history"))
+    seen["processes"] = sorted(int(p) for p in os.listdir("/proc") if p.isdigit())
+    seen["uid"] = os.getuid()
+    try:
+        socket.create_connection(("127.0.0.1", 22), timeout=1)
+        seen["network"] = True
+    except OSError:
+        seen["network"] = False
+    try:
+        open({str(ROOT / "course_lib" / "x")!r}, "w")
+        seen["writable"] = True
+    except OSError:
+        seen["writable"] = False
+    return seen
+'''
+    session = _session([probe])
+    try:
+        seen = decode(_call(session, "look")["value"])
+    finally:
+        session.close()
+    assert not seen["solutions"] and not seen["tests"] and not seen["home"]
+    assert not seen["network"] and not seen["writable"]
+    assert max(seen["processes"]) < 10, seen["processes"]             # only the sandbox's own
+    if os.geteuid() == 0:
+        assert seen["uid"] >= 61000
+
+
+@needs_sandbox
+def test_a_library_call_inside_a_student_function_is_recorded_even_through_a_wrapper_class():
+    session = _session(["from course_lib import RotaryPositions\n"
+                        "def f(x):\n    return RotaryPositions(4).rotate(x, x, __import__('torch').arange(2))[0]\n"
+                        "def g(x):\n    return x * 2\n"])
+    try:
+        x = torch.randn(1, 1, 2, 4)
+        reply = _call(session, "f", x)
+        assert "value" in reply, reply
+        assert {"RotaryPositions", "apply_rope"} <= set(reply["library_calls"])
+        assert _call(session, "g", x)["library_calls"] == []
+    finally:
+        session.close()
+
+
+@needs_sandbox
+def test_a_cell_that_hangs_is_killed_and_skipped_and_the_rest_still_loads():
+    session = _session(["def a():\n    return 1", "while True:\n    pass", "def b():\n    return 2"], timeout=3)
+    try:
+        assert "did not finish" in session.cell_errors["cell 1"]
+        assert decode(_call(session, "a")["value"]) == 1 and decode(_call(session, "b")["value"]) == 2
+        session.program.append(("cell 3", "def hang():\n    while True:\n        pass"))
+        session.close()
+        session.start()
+        with pytest.raises(StudentTimeout):
+            _call(session, "hang", timeout=2)
+        assert decode(_call(session, "b")["value"]) == 2          # a fresh sandbox answers the next call
+    finally:
+        session.close()
+
+
+@needs_sandbox
+def test_a_student_process_that_exits_is_a_crash_not_a_hang():
+    session = _session(["import os\ndef die():\n    os._exit(3)"])
+    try:
+        with pytest.raises(StudentCrash):
+            _call(session, "die")
+    finally:
+        session.close()
