@@ -225,7 +225,8 @@ def grade(assignment: str, submissions: Path, out: Path, timeout: int = 120, job
                 if (folder / name).is_file() and feedback.is_dir():
                     shutil.copyfile(folder / name, feedback / name)
     if unsandboxed:
-        report.insert(0, "WARNING: graded with --unsandboxed: student code ran with your permissions, not in a sandbox.")
+        report.insert(0, "WARNING: graded with --unsandboxed: student code ran with your permissions, "
+                         "not in a sandbox.")
     for student in collected:
         result = results[student]
         late = f", late by {result['late']}" if result.get("late") else ""

@@ -208,7 +208,8 @@ os._exit(0)
 BY_HAND = {
     "getattr": "import course_lib\ndef rope_interleaved(x, positions, base=10000.0):\n"
                "    return getattr(course_lib, 'apply_' + 'rope')(x, positions, base)\n",
-    "eval": "def rope_interleaved(x, positions, base=10000.0):\n    return eval('apply' + '_rope')(x, positions, base)\n",
+    "eval": "def rope_interleaved(x, positions, base=10000.0):\n"
+            "    return eval('apply' + '_rope')(x, positions, base)\n",
     "importlib": "import importlib\ndef rope_interleaved(x, positions, base=10000.0):\n"
                  "    return importlib.import_module('course_lib.rope').__dict__['apply_rope'](x, positions, base)\n",
     "alias": "from course_lib import apply_rope as turn\ndef rope_interleaved(x, positions, base=10000.0):\n"

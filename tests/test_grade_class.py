@@ -151,3 +151,19 @@ def test_bad_arguments_give_clear_errors(tmp_path):
         grade("nope", tmp_path, tmp_path / "out")
     with pytest.raises(ValueError, match="must be a folder or a .zip"):
         grade(ASSIGNMENT, tmp_path / "missing.txt", tmp_path / "out")
+
+
+def test_without_a_sandbox_grading_refuses_unless_told_and_then_warns(tmp_path, monkeypatch):
+    import course_lib.grading.sandbox as sandbox
+
+    cases = {k: v for k, v in corpus().items() if k in ("alice", "carol")}
+    for student, (name, nb, _) in cases.items():
+        (tmp_path / "in" / student / ASSIGNMENT).mkdir(parents=True)
+        nbformat.write(nb, tmp_path / "in" / student / ASSIGNMENT / name)
+    real_which = sandbox.shutil.which
+    monkeypatch.setattr(sandbox.shutil, "which", lambda tool: None if tool == "bwrap" else real_which(tool))
+    with pytest.raises(ValueError, match=r"needs `bwrap`.*apt-get install bubblewrap.*--unsandboxed"):
+        grade(ASSIGNMENT, tmp_path / "in", tmp_path / "out", timeout=TIMEOUT)
+    csv_path = grade(ASSIGNMENT, tmp_path / "in", tmp_path / "out", timeout=TIMEOUT, unsandboxed=True)
+    assert _scores(csv_path) == {"alice": 10, "carol": 7}
+    assert (tmp_path / "out" / "report.txt").read_text().startswith("WARNING: graded with --unsandboxed")

@@ -122,7 +122,8 @@ class Sandbox:
                 args += ["--symlink", os.readlink(host), str(host)]
             elif host.is_dir():
                 args += ["--ro-bind", str(host), str(host)]
-        for name in ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime", "passwd", "group", "nsswitch.conf", "fonts"):
+        for name in ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime", "passwd", "group", "nsswitch.conf",
+                     "fonts"):
             args += ["--ro-bind-try", f"/etc/{name}", f"/etc/{name}"]
         made = {Path("/"), Path("/tmp")}
         for path in self._binds():
