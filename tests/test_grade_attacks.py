@@ -274,8 +274,12 @@ def _scores(csv_path: Path) -> dict[str, float]:
 
 
 def _sandbox_processes() -> list[str]:
-    """Processes still running as any sandbox uid."""
-    left = []
+    """Processes still running as a sandbox uid that no grader holds (other tests may be grading right now:
+    a uid in use is locked by its harness, see Sandbox.uid)."""
+    import fcntl
+    import tempfile
+
+    by_uid: dict[int, list[str]] = {}
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
@@ -283,7 +287,16 @@ def _sandbox_processes() -> list[str]:
             except (OSError, IndexError, ValueError):
                 continue
             if SANDBOX_UID_BASE <= uid < SANDBOX_UID_BASE + SANDBOX_UID_COUNT:
-                left.append(f"{entry.name} (uid {uid})")
+                by_uid.setdefault(uid, []).append(entry.name)
+    left = []
+    for uid, pids in by_uid.items():
+        with open(Path(tempfile.gettempdir()) / "course-grading-uids" / f"{uid}.lock", "a") as lock:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                continue                              # a grader is using this uid now
+            alive = [p for p in pids if Path("/proc", p).exists()]
+            left += [f"{p} (uid {uid})" for p in alive]
     return left
 
 
