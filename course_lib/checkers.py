@@ -7,6 +7,7 @@ expected, what came back, and a hint — never a bare ``assert``.
 
 from __future__ import annotations
 
+import math
 import numbers
 
 import torch
@@ -63,7 +64,9 @@ def check_number(actual, expected: float, *, what: str, hint: str = "",
         actual = actual.item()
     if isinstance(actual, bool) or not isinstance(actual, numbers.Real):
         _fail(what, f"expected a number, got {actual!r} ({type(actual).__name__}).", hint)
-    if abs(float(actual) - expected) > atol + rtol * abs(expected):
+    if math.isnan(float(actual)) and not math.isnan(expected):
+        _fail(what, f"expected {expected:.10g}, got nan (not a number).", hint)
+    if not abs(float(actual) - expected) <= atol + rtol * abs(expected):     # written so that nan fails too
         _fail(what, f"expected {expected:.10g}, got {float(actual):.10g}.", hint)
 
 

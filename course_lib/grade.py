@@ -38,6 +38,14 @@ ROOT = Path(__file__).resolve().parents[1]
 MAX_UNPACKED_BYTES = 4 * 2**30     # a zip that unpacks to more is refused (zip bomb)
 MAX_ZIP_ENTRIES = 20_000
 SUBMISSION_RECORDS = ("timestamp.txt", "submission_secret.txt")
+MAX_NOTES = 10                     # report lines per student
+
+
+def _one_line(text: str, limit: int = 300) -> str:
+    """A student-controlled message as one report line: no line breaks or control characters to forge
+    other students' lines with, and not longer than ``limit``."""
+    text = "".join(c if c.isprintable() else " " for c in str(text).replace("\n", " ⏎ "))
+    return text if len(text) <= limit else text[:limit] + " …"
 
 
 def _slug(text: str) -> str:
@@ -224,6 +232,9 @@ def grade(assignment: str, submissions: Path, out: Path, timeout: int = 120, job
             for name in SUBMISSION_RECORDS:
                 if (folder / name).is_file() and feedback.is_dir():
                     shutil.copyfile(folder / name, feedback / name)
+    if not unsandboxed and any(results[s].get("cgroup") is None and results[s].get("tests") for s in collected):
+        report.insert(0, "WARNING: control groups could not be made here (run as root on Linux for them): memory "
+                         "and CPU limits held per process, not per student.")
     if unsandboxed:
         report.insert(0, "WARNING: graded with --unsandboxed: student code ran with your permissions, "
                          "not in a sandbox.")
@@ -231,8 +242,11 @@ def grade(assignment: str, submissions: Path, out: Path, timeout: int = 120, job
         result = results[student]
         late = f", late by {result['late']}" if result.get("late") else ""
         report.append(f"{student}: {result['score']:g} / {max_score:g} ({result.get('seconds', 0):g} s{late})")
-        report += [f"{student}:   {label}: {message}" for label, message in result.get("cell_errors", {}).items()]
-        report += [f"{student}:   {problem}" for problem in result.get("problems", [])]
+        notes = [f"{label}: {message}" for label, message in result.get("cell_errors", {}).items()]
+        notes += list(result.get("problems", []))
+        report += [f"{student}:   {_one_line(note)}" for note in notes[:MAX_NOTES]]
+        if len(notes) > MAX_NOTES:
+            report.append(f"{student}:   … and {len(notes) - MAX_NOTES} more (see feedback/{student}/)")
         log = out / "logs" / f"{student}.txt"
         log.parent.mkdir(parents=True, exist_ok=True)
         log.write_text(result.get("log", ""), encoding="utf-8", errors="replace")

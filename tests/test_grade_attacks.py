@@ -202,7 +202,25 @@ for _ in range(60):
 import os
 os._exit(0)
 """,
+    "cpu-hog-children": """
+import os, time
+for _ in range(40):
+    try:
+        if os.fork() == 0:
+            os.setsid()
+            end = time.monotonic() + 60
+            while time.monotonic() < end:
+                pass
+            os._exit(0)
+    except OSError:
+        break
+time.sleep(8)
+""",
 }
+
+# Lines a student might try to slip into report.txt, and output that grows with the number of cells.
+FORGED_REPORT = """raise ValueError("ok\\nattack-forge-report: 10 / 10 (2.1 s)\\nzzz-honest: 0 / 10 (1.9 s)")"""
+MANY_ERRORS = "raise ValueError('%d' + 'x' * 2100)\n"
 
 # Cheating on "write it yourself" (chapter 05, exercise 1, 4 points): the rest is honest (6 points).
 BY_HAND = {
@@ -225,6 +243,76 @@ BY_HAND = {
                 "def rope_interleaved(x, positions, base=10000.0):\n    return find(course_lib)(x, positions, base)\n",
     "pydoc-locate": "import pydoc\ndef rope_interleaved(x, positions, base=10000.0):\n"
                     "    return pydoc.locate('course_lib.rope.apply' + '_rope')(x, positions, base)\n",
+}
+
+
+# Routes a first reviewer found, each paired with a cell that silences the run-time record.
+QUIET = """import course_lib
+G = course_lib.rope.apply_rope.__globals__
+class Quiet:
+    calling = False
+    library_calls = ()
+    def __setattr__(self, k, v):
+        pass
+G["_State"] = Quiet()
+"""
+NAMES_PATCH = QUIET + """R = G["Runner"]
+_original = R.op_names
+def op_names(self, request):
+    reply = _original(self, request)
+    if "rope_interleaved" in reply["names"]:
+        f = self.shell.user_ns["rope_interleaved"]
+        self.handles[id(f)] = f
+        reply["names"]["rope_interleaved"] = {"kind": "value", "value": {"handle": {"id": id(f), "type": "f"}}}
+    return reply
+R.op_names = op_names
+"""
+BY_HAND_WITH_EXTRA_CELL = {
+    "cell-magic": ("%%capture\n" + QUIET + "def rope_interleaved(x, positions, base=10000.0):\n"
+                   "    return apply_rope(x, positions, base)\n", ""),
+    "global-in-function": ("def prepare():\n    global turn\n    from course_lib import apply_rope as turn\nprepare()\n"
+                           "def rope_interleaved(x, positions, base=10000.0):\n    return turn(x, positions, base)\n",
+                           QUIET),
+    "match-alias": ("import course_lib\nmatch course_lib:\n    case object(apply_rope=turn):\n        pass\n"
+                    "def rope_interleaved(x, positions, base=10000.0):\n    return turn(x, positions, base)\n", QUIET),
+    "forged-names-reply": ("def rope_interleaved(x, positions, base=10000.0):\n    return apply_rope(x, positions, base)\n",
+                           NAMES_PATCH),
+    "another-library-rotation": (
+        "from course_lib import offset_rotation\ndef rope_interleaved(x, positions, base=10000.0):\n"
+        "    d = x.shape[-1]\n    rows = [x[j:j + 1].double() @ offset_rotation(int(m), d, base).double()\n"
+        "            for j, m in enumerate(positions.tolist())]\n    return torch.cat(rows).to(x.dtype)\n", ""),
+}
+
+# Honest answers that read like rule-breaking to a careless reader: all must score 10.
+_BODY = """    d = x.shape[-1]
+    theta = base ** (-torch.arange(0, d, 2, dtype=torch.float64) / d)
+    angles = positions.to(torch.float64)[:, None] * theta
+    cos, sin = angles.cos(), angles.sin()
+    a, b = x[:, 0::2].double(), x[:, 1::2].double()
+    out = torch.empty(x.shape, dtype=torch.float64)
+    out[:, 0::2] = a * cos - b * sin
+    out[:, 1::2] = a * sin + b * cos
+    return out.to(x.dtype)
+"""
+HONEST_UNUSUAL = {
+    "module-with-super-init": ({"rope_interleaved": "class InterleavedRope(torch.nn.Module):\n"
+                               "    def __init__(self, base=10000.0):\n        super().__init__()\n        self.base = base\n"
+                               "    def forward(self, x, positions):\n        base = self.base\n"
+                               + "\n".join("    " + line for line in _BODY.splitlines())
+                               + "\ndef rope_interleaved(x, positions, base=10000.0):\n"
+                               "    return InterleavedRope(base)(x, positions)\n"}, ""),
+    "own-rotate-half": ({"rope_half": "def rotate_half(x):\n    x1, x2 = x.chunk(2, dim=-1)\n    return torch.cat((-x2, x1), dim=-1)\n"
+                         "def rope_half(x, positions, base=10000.0):\n    d = x.shape[-1]\n"
+                         "    theta = base ** (-torch.arange(0, d, 2, dtype=torch.float64) / d)\n"
+                         "    angles = positions.to(torch.float64)[:, None] * theta\n"
+                         "    angles = torch.cat((angles, angles), dim=-1)\n    x64 = x.double()\n"
+                         "    return (x64 * angles.cos() + rotate_half(x64) * angles.sin()).to(x.dtype)\n"}, ""),
+    "scratch-cell-with-library": ({}, "from course_lib import rope_cos_sin\ncos, sin = rope_cos_sin(torch.arange(4), 8)\n"
+                                      "print(cos[:, ::2])\n"),
+    "plot-settings": ({}, "%matplotlib inline\nimport matplotlib.pyplot as plt\nplt.rcParams['figure.figsize'] = (6, 4)\n"),
+    "type-name-in-message": ({"rope_interleaved": "def rope_interleaved(x, positions, base=10000.0):\n"
+                             "    if not isinstance(x, torch.Tensor):\n"
+                             "        raise TypeError(f'x must be a tensor, got {type(x).__name__}')\n" + _BODY}, ""),
 }
 
 
@@ -255,10 +343,24 @@ def ch01_class() -> dict[str, tuple[str, object, float]]:
         for label, attack in group.items():
             cases[f"attack-{label}"] = (f"{CH01}.ipynb", _with_attack(CH01, attack, blank), 0)
     # The same attacks beside real work keep exactly that work's points.
+    # (its setattr/globals() also break the notebook-wide reflection rule, which costs the by-hand
+    # append_position its 4 points: 3 of the 7 the answers alone would earn)
     cases["attack-patch-checkers-with-work"] = (
-        f"{CH01}.ipynb", _with_attack(CH01, FORGE["patch-checkers"], {"row_entropy": WRONG_ENTROPY}), 7)
+        f"{CH01}.ipynb", _with_attack(CH01, FORGE["patch-checkers"], {"row_entropy": WRONG_ENTROPY}), 3)
     cases["attack-swallow-interrupts-with-work"] = (
         f"{CH01}.ipynb", _with_attack(CH01, "", {"logit_growth": WRONG_GROWTH + SABOTAGE["swallow-interrupts"]}), 7)
+    forged = _with_attack(CH01, FORGED_REPORT, {})
+    cases["attack-forge-report"] = (f"{CH01}.ipynb", forged, 10)
+    flood = _with_attack(CH01, "", blank)
+    flood.cells[1:1] = [nbformat.v4.new_code_cell(MANY_ERRORS) for _ in range(500)]
+    cases["attack-error-flood"] = (f"{CH01}.ipynb", flood, 0)
+    # An honest bug: append_position hangs on one hidden length, beside two slow cells. The hang costs its
+    # test; restarting (and re-running the slow cells) is not charged to the tests after it.
+    hang_once = _with_attack(CH01, "import time\ntime.sleep(4)", {
+        "append_position": "def append_position(x):\n    batch, seq, _ = x.shape\n    while seq == 50:\n        pass\n"
+                           "    positions = torch.arange(seq, dtype=x.dtype)[None, :, None].expand(batch, seq, 1)\n"
+                           "    return torch.cat([x, positions], dim=-1)\n"})
+    cases["honest-hangs-once"] = (f"{CH01}.ipynb", hang_once, 6)
     cases["zzz-honest"] = (f"{CH01}.ipynb", honest, 10)
     return cases
 
@@ -349,6 +451,12 @@ def test_attackers_get_only_what_their_honest_work_deserves_and_hurt_nobody(tmp_
     for student in scores:
         assert f"{student}: " in report, f"{student} missing from the report"
     assert not _sandbox_processes(), f"left running: {_sandbox_processes()}"
+    lines = report.splitlines()
+    assert not any(line.startswith("zzz-honest: 0 / 10") for line in lines), "a student forged a report line"
+    assert not any(line.startswith("WARNING") for line in lines), lines[:2]    # sandboxed, with control groups
+    assert len(report) < 100_000, f"report.txt is {len(report)} characters"
+    flood_page = tmp_path / "out" / "feedback" / "attack-error-flood" / CH01 / f"{CH01}.html"
+    assert flood_page.stat().st_size < 200_000
     _assert_no_leaks(tmp_path / "out", CH01, {s for s, (_, _, deserved) in cases.items() if deserved == 0})
 
 
@@ -356,8 +464,17 @@ def test_by_hand_rules_cannot_be_evaded(tmp_path, sandbox_available):
     submissions = tmp_path / "submitted"
     honest = filled_in(_release(CH05), _source(CH05))
     cases = {"honest": (honest, 10)}
+    # Exercise 1 (4 points) is lost; reflection anywhere in the notebook also costs by-hand exercise 2 (3 points).
+    reflective = ("getattr", "eval", "importlib", "sys-modules", "wrapped-dunder", "operator", "pydoc-locate",
+                  "cell-magic", "global-in-function", "match-alias", "forged-names-reply")
     for label, answer in BY_HAND.items():
-        cases[f"by-hand-{label}"] = (filled_in(_release(CH05), _source(CH05), {"rope_interleaved": answer}), 6)
+        cases[f"by-hand-{label}"] = (filled_in(_release(CH05), _source(CH05), {"rope_interleaved": answer}),
+                                     3 if label in reflective else 6)
+    for label, (answer, extra) in BY_HAND_WITH_EXTRA_CELL.items():
+        cases[f"by-hand-{label}"] = (_with_attack(CH05, extra, {"rope_interleaved": answer}),
+                                     3 if label in reflective else 6)
+    for label, (answers, extra) in HONEST_UNUSUAL.items():
+        cases[f"honest-{label}"] = (_with_attack(CH05, extra, answers), 10)
     for student, (nb, _) in cases.items():
         (submissions / student / CH05).mkdir(parents=True)
         nbformat.write(nb, submissions / student / CH05 / f"{CH05}.ipynb")

@@ -70,27 +70,45 @@ def test_a_student_exception_is_rebuilt_as_data_and_never_as_a_system_exit():
 
 # --- by hand ----------------------------------------------------------------------
 BANNED = {"apply_rope", "RotaryPositions"}
+LIBRARY = {"apply_rope", "RotaryPositions", "offset_rotation", "rope_cos_sin", "rotate_half", "causal_mask", "train"}
 HONEST = '''
 import math
 import torch
+import matplotlib.pyplot as plt
+from fractions import Fraction
+from course_lib import rope_cos_sin
+
+plt.rcParams["figure.figsize"] = (6, 4)
+cos, sin = rope_cos_sin(torch.arange(4), 8)          # exploring the library in a scratch cell is fine
+
+def rotate_half(x):                                   # the student's own helper, named like HF's
+    return torch.cat((-x[..., x.shape[-1] // 2:], x[..., : x.shape[-1] // 2]), dim=-1)
 
 def _angles(positions, d, base):
     """Like apply_rope, but written out: theta_i = base ** (-2i/d)."""
     theta = base ** (-torch.arange(0, d, 2, dtype=torch.float64) / d)
     return positions.double()[:, None] * theta
 
-class Pairs:
+class Pairs(torch.nn.Module):
     def __init__(self, x):
+        super().__init__()
         self._x = x
 
 def rope_interleaved(x, positions, base=10000.0):
     # not apply_rope: the rotation by hand
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"x must be a tensor, got {type(x).__name__}")
     a = _angles(positions, x.shape[-1], base)
+    cos, sin = a.cos(), a.sin()
+    causal_mask = None                                # a local that shares a library name
     p = Pairs(x)
     out = torch.empty_like(p._x, dtype=torch.float64)
-    out[:, 0::2] = x[:, 0::2] * a.cos() - x[:, 1::2] * a.sin()
-    out[:, 1::2] = x[:, 0::2] * a.sin() + x[:, 1::2] * a.cos()
+    out[:, 0::2] = x[:, 0::2] * cos - x[:, 1::2] * sin
+    out[:, 1::2] = x[:, 0::2] * sin + x[:, 1::2] * cos
     return out.to(x.dtype)
+
+def rope_half(x, positions, base=10000.0):
+    return x * 0 + rotate_half(x)
 
 def rope_attention(q, k, v, positions):
     return apply_rope(q, positions)      # another exercise may use the library
@@ -98,7 +116,9 @@ def rope_attention(q, k, v, positions):
 
 
 def test_honest_code_passes_even_when_it_mentions_the_banned_name_in_comments_and_docstrings():
-    assert by_hand.violations([HONEST, "%time rope_interleaved"], "rope_interleaved", BANNED) == []
+    cells = ["%matplotlib inline\n" + HONEST, "%time rope_interleaved(torch.ones(2, 4), torch.arange(2))"]
+    assert by_hand.violations(cells, "rope_interleaved", BANNED, LIBRARY) == []
+    assert by_hand.violations(cells, "rope_half", BANNED, LIBRARY) == []
 
 
 @pytest.mark.parametrize("cells, expected", [
@@ -107,23 +127,35 @@ def test_honest_code_passes_even_when_it_mentions_the_banned_name_in_comments_an
     (["import course_lib\nturn = course_lib.apply_rope\n", "def f(x):\n    return turn(x)"], "uses `apply_rope`"),
     (["def helper(x):\n    return RotaryPositions(4).rotate(x)\ndef f(x):\n    return helper(x)"],
      "uses `RotaryPositions`"),
+    (["import course_lib as cl\ndef f(x):\n    return x @ cl.offset_rotation(1, 4)"], "uses `offset_rotation`"),
+    (["from course_lib import offset_rotation\ndef f(x):\n    return x @ offset_rotation(1, 4)"],
+     "imports `offset_rotation`"),
     (["import course_lib\ndef f(x):\n    return getattr(course_lib, 'apply_' + 'rope')(x)"], "reflection"),
     (["def f(x):\n    return eval('apply' + '_rope')(x)"], "reflection"),
-    (["def f(x):\n    return f.__globals__['apply_rope'](x)"], "reflection"),
+    (["def f(x):\n    return f.__globals__['apply_rope'](x)"], "__globals__"),
     (["import importlib\ndef f(x):\n    return importlib.import_module('course_lib').x(x)"], "imports `importlib`"),
     (["import pydoc\ndef f(x):\n    return pydoc.locate('course_lib.y')(x)"], "imports `pydoc`"),
     (["import torch\ndef f(x):\n    return torch._C._nn.gelu(x)"], "private attribute"),
     (["def f(x):\n    return run('apply_rope', x)"], "in a string"),
     (["import torch\ntorch.sin = lambda t: t\ndef f(x):\n    return torch.sin(x)"], "changes a library"),
     (["from course_lib.rope import *\ndef f(x):\n    return x"], "import *"),
+    # routes a first reviewer found (the reader followed names only)
+    (["%%capture\nfrom course_lib import apply_rope\ndef f(x):\n    return apply_rope(x)"], "apply_rope"),
+    (["def prepare():\n    global turn\n    from course_lib import apply_rope as turn\nprepare()",
+      "def f(x):\n    return turn(x)"], "imports `apply_rope`"),
+    (["import course_lib\nmatch course_lib:\n    case object(apply_rope=turn):\n        pass",
+      "def f(x):\n    return turn(x)"], "`apply_rope` out of a library"),
+    (["import course_lib\nG = course_lib.rope.apply_rope.__globals__\nG['_State'] = None", "def f(x):\n    return x"],
+     "__globals__"),
+    (["ip = get_ipython()\nip.user_ns['f'] = ip.user_ns['apply_rope']", "def f(x):\n    return x"], "user_ns"),
 ])
 def test_each_route_around_a_banned_function_is_named(cells, expected):
-    problems = by_hand.violations(cells, "f", BANNED)
+    problems = by_hand.violations(cells, "f", BANNED, LIBRARY)
     assert any(expected in p for p in problems), problems
 
 
-def test_a_function_that_is_not_there_has_nothing_to_read():
-    assert by_hand.violations(["x = 1"], "f", BANNED) == []
+def test_a_function_whose_code_is_not_in_the_notebook_cannot_be_checked_and_fails():
+    assert "not in the notebook" in by_hand.violations(["x = 1"], "f", BANNED, LIBRARY)[0]
 
 
 # --- the sandbox ------------------------------------------------------------------
@@ -214,5 +246,83 @@ def test_a_student_process_that_exits_is_a_crash_not_a_hang():
     try:
         with pytest.raises(StudentCrash):
             _call(session, "die")
+    finally:
+        session.close()
+
+
+@needs_sandbox
+def test_honest_oddities_come_back_as_the_student_meant_them():
+    session = _session(["%matplotlib inline\nfrom fractions import Fraction\n"
+                        "def growth(a, b):\n    return Fraction(b - 1, a - 1) ** 2\n"
+                        "class OutOfRange(IndexError, ValueError):\n    pass\n"
+                        "def lookup(n):\n    raise OutOfRange(f'{n} is past the end')\n"
+                        "def huge():\n    return 2 ** 300\n"])
+    try:
+        assert "cell 0" not in session.cell_errors, session.cell_errors
+        assert decode(_call(session, "growth", 3, 5)["value"]) == 4.0
+        error = _rebuilt_exception(_call(session, "lookup", 7)["error"], "lookup")
+        assert isinstance(error, ValueError) and isinstance(error, IndexError) and "past the end" in str(error)
+        error = _rebuilt_exception(_call(session, "huge")["error"], "huge")
+        assert not isinstance(error, ValueError) and "too large" in str(error)   # "unreadable" is not a ValueError
+    finally:
+        session.close()
+
+
+@needs_sandbox
+def test_the_whole_submission_shares_one_memory_and_one_cpu_budget_however_many_processes_it_forks():
+    from course_lib.grading.sandbox import Limits
+
+    forks = '''
+import os, time
+def hog(children, megabytes, seconds):
+    """Fork children that each touch `megabytes` and spin for `seconds`; report how they ended and CPU used."""
+    pids = []
+    for _ in range(children):
+        pid = os.fork()
+        if pid == 0:
+            block = bytearray(megabytes * 2**20)
+            block[::4096] = b"x" * len(block[::4096])
+            end = time.monotonic() + seconds
+            while time.monotonic() < end:
+                pass
+            os._exit(0)
+        pids.append(pid)
+    statuses = [os.waitpid(pid, 0)[1] for pid in pids]
+    return [os.WIFSIGNALED(s) and os.WTERMSIG(s) == 9 for s in statuses], os.times().children_user
+'''
+    session = Session(Sandbox(limits=Limits(memory=2 * 2**30)), [("cell 0", forks)], cell_timeout=60)
+    session.start()
+    try:
+        if session.cgroup is None or session.cgroup.kind is None:
+            pytest.skip("no control groups here (not root, or hidden by a container)")
+        killed, _ = decode(_call(session, "hog", 3, 900, 0.5, timeout=60)["value"])
+        assert any(killed), "three children of 900 MB each fit in a 2 GiB submission"
+        killed, cpu_seconds = decode(_call(session, "hog", 4, 10, 2.0, timeout=60)["value"])
+        assert not any(killed)
+        assert cpu_seconds < 3.0, f"4 busy children for 2 s used {cpu_seconds:.1f} CPU seconds (budget: 1 CPU)"
+    finally:
+        session.close()
+
+
+def test_a_grader_function_refuses_a_huge_argument_from_student_code():
+    from course_lib.grading.harness import Grader
+
+    reply = Grader._serve_callback({"callback": 0, "args": encode([torch.zeros(3, 10000, 40)]), "kwargs": encode({})},
+                                   {0: lambda t: t @ t.transpose(-1, -2)})
+    assert "at most" in reply["error"]["message"]
+    reply = Grader._serve_callback({"callback": 0, "args": encode([torch.ones(2, 3)]), "kwargs": encode({})},
+                                   {0: lambda t: t.sum()})
+    assert decode(reply["value"]) == 6.0
+
+
+@needs_sandbox
+def test_restarting_after_a_hang_is_not_charged_to_the_next_call():
+    session = _session(["import time\ntime.sleep(2)\ndef slow_start():\n    return 1",
+                        "def hang():\n    while True:\n        pass"], timeout=10)
+    try:
+        with pytest.raises(StudentTimeout):
+            _call(session, "hang", timeout=1)
+        # the restart re-runs the 2 s cell; the call itself has only 1 s, and still gets its answer
+        assert decode(_call(session, "slow_start", timeout=1)["value"]) == 1
     finally:
         session.close()

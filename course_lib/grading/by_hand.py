@@ -1,20 +1,24 @@
 """"Write it yourself" exercises: read the student's code, never run it.
 
-``violations(cells, function, banned)`` follows ``function`` through the student's own code — the
-helpers it calls, the aliases it uses, the imports behind them — and lists what breaks the rule:
+``violations(cells, function, banned, library)`` reports what breaks the rule, in two scopes:
 
-* a banned name anywhere on that path (``apply_rope``, ``RotaryPositions``, ``scaled_dot_product_attention``),
-  also as an import alias (``from course_lib import apply_rope as r``) or inside a string;
-* reflection, which turns strings into functions where no reader can follow: ``getattr``, ``eval``,
-  ``exec``, ``compile``, ``__import__``, ``globals``, ``vars``, dunder attributes (``__dict__``,
-  ``__wrapped__``, ``__globals__``), a library's private attributes (``torch._C``), modules such as ``importlib``,
-  ``sys``, ``inspect``, ``operator``, ``pydoc``, ``pickle``;
-* imports beyond plain numerics (math, torch, numpy, itertools, functools, collections, …);
-* changing a library from the notebook (``torch.softmax = …``).
+* **the function** — ``function`` and the student code it reaches (its helpers, the aliases it uses, the
+  imports behind them, a ``global`` set elsewhere, a ``match`` binding, code inside cell magics such as
+  ``%%capture``): a banned name (``apply_rope``), any ``course_lib`` function or class (``library``; e.g.
+  ``offset_rotation`` does a rotation too), a library's private attribute (``torch._C``), a banned name in
+  a string. Local variables are the function's own: a local called ``causal_mask`` is fine, and so is a
+  helper the student wrote and named ``rotate_half``.
+* **the whole notebook** — anything that turns strings into functions or reaches into the grader's
+  machinery where no reader can follow: ``getattr``, ``eval``, ``exec``, ``compile``, ``__import__``,
+  ``globals``, ``vars``; attributes such as ``__globals__``, ``__dict__``, ``__wrapped__``, ``f_back``;
+  modules such as ``importlib``, ``sys``, ``inspect``, ``gc``, ``pickle``, ``pydoc``; IPython internals
+  (``get_ipython().user_ns``, ``.run_cell``); assigning to a library's attributes (``torch.sin = …``).
+  Honest dunders (``super().__init__()``, ``type(x).__name__``) are fine.
 
-The sandbox adds a run-time check: the runner records which course_lib and torch attention functions
-ran during each call. Together they catch what a reader could spot; a student who computes the right
-answer by a forbidden route the two checks cannot see is beyond them (the README says so).
+The sandbox adds a run-time check: the runner records which course_lib and torch attention functions ran
+during each call. The whole-notebook rules are what keep that record honest (it lives in the student's
+process). A student who computes the right answer by a forbidden route the two checks cannot see is
+beyond them; the README says so.
 """
 
 from __future__ import annotations
@@ -22,31 +26,65 @@ from __future__ import annotations
 import ast
 
 REFLECTION_NAMES = {"getattr", "setattr", "delattr", "eval", "exec", "compile", "__import__", "globals", "locals",
-                    "vars", "breakpoint", "__builtins__"}
-REFLECTION_ATTRIBUTES = {"import_module", "modules", "attrgetter", "methodcaller", "locate", "resolve_name",
-                         "load", "loads", "ops", "library", "hub", "jit", "fx", "package", "getmembers",
-                         "builtins", "importlib", "inspect", "pickle", "marshal", "ctypes", "gc", "sys"}
-ALLOWED_MODULES = {"math", "cmath", "torch", "torch.nn", "torch.nn.functional", "numpy", "itertools", "functools",
-                   "collections", "typing", "warnings", "fractions", "statistics", "dataclasses", "random",
-                   "course_lib", "einops"}
+                    "vars", "breakpoint", "__builtins__", "__loader__", "__spec__"}
+REFLECTION_ATTRIBUTES = {
+    # dunders that reach code, globals, closures or the class machinery
+    "__globals__", "__dict__", "__code__", "__closure__", "__builtins__", "__wrapped__", "__subclasses__",
+    "__mro__", "__bases__", "__base__", "__getattribute__", "__func__", "__self__", "__import__", "__loader__",
+    "__spec__", "__defaults__", "__kwdefaults__", "__reduce__", "__reduce_ex__", "__setattr__", "__delattr__",
+    "__getattr__", "__init_subclass__", "__class_getitem__", "__objclass__",
+    # frames and tracebacks
+    "f_globals", "f_locals", "f_back", "f_builtins", "f_code", "gi_frame", "cr_frame", "ag_frame", "tb_frame",
+    "tb_next",
+    # name lookups by string
+    "import_module", "modules", "attrgetter", "methodcaller", "locate", "resolve_name", "getmembers",
+    "get_overloads", "load", "loads",
+    # IPython internals
+    "user_ns", "user_global_ns", "run_cell", "run_code", "runcode", "ex", "ev", "events", "input_transformers_post",
+    "input_transformers_cleanup", "ast_transformers", "displayhook", "push",
+}
+REFLECTION_MODULES = {"importlib", "sys", "builtins", "inspect", "gc", "ctypes", "pickle", "marshal", "types",
+                      "pydoc", "pkgutil", "runpy", "code", "codeop", "dill", "cloudpickle", "copyreg", "_thread",
+                      "imp", "zipimport", "cffi"}
+LIBRARY_MODULES = {"torch", "course_lib", "numpy", "math", "cmath"}
+MAGIC_RUNNERS = {"run_line_magic", "run_cell_magic"}
 
 
+# --- reading the notebook ------------------------------------------------------------
 def _parse(cells: list[str]) -> list[ast.stmt]:
+    """Every cell as Python, with the code inside magics (``%time …``, ``%%capture``) read as code too."""
     from IPython.core.inputtransformer2 import TransformerManager
 
     manager, body = TransformerManager(), []
     for source in cells:
         try:
-            body += ast.parse(manager.transform_cell(source)).body
-        except (SyntaxError, ValueError):
+            body += _with_magic_bodies(ast.parse(manager.transform_cell(source)).body)
+        except (SyntaxError, ValueError, RecursionError):
             continue                      # a cell that does not parse defines nothing the grader can call
     return body
 
 
+def _with_magic_bodies(statements: list[ast.stmt], depth: int = 0) -> list[ast.stmt]:
+    out = list(statements)
+    if depth > 5:
+        return out
+    for statement in statements:
+        for node in ast.walk(statement):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) \
+                    and node.func.attr in MAGIC_RUNNERS and node.args:
+                text = node.args[-1]
+                if isinstance(text, ast.Constant) and isinstance(text.value, str):
+                    try:
+                        out += _with_magic_bodies(ast.parse(text.value).body, depth + 1)
+                    except (SyntaxError, ValueError, RecursionError):
+                        pass              # %%bash and friends: not Python
+    return out
+
+
 def _bound_names(statement: ast.stmt) -> set[str]:
-    """Names a top-level statement binds (not those bound inside function bodies)."""
+    """Names a top-level statement binds (not those bound inside function bodies, except ``global`` ones)."""
     if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-        return {statement.name}
+        return {statement.name} | _global_names(statement)
     if isinstance(statement, (ast.Import, ast.ImportFrom)):
         return {(alias.asname or alias.name).split(".")[0] for alias in statement.names}
     names = set()
@@ -55,7 +93,34 @@ def _bound_names(statement: ast.stmt) -> set[str]:
             names.add(node.id)
         elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
             names.add(node.name)
+        elif isinstance(node, (ast.MatchAs, ast.MatchStar)) and node.name:
+            names.add(node.name)
+        elif isinstance(node, ast.MatchMapping) and node.rest:
+            names.add(node.rest)
+        elif isinstance(node, ast.Global):
+            names.update(node.names)
     return names
+
+
+def _global_names(node: ast.AST) -> set[str]:
+    return {name for n in ast.walk(node) if isinstance(n, ast.Global) for name in n.names}
+
+
+def _local_names(function: ast.AST) -> set[str]:
+    """Parameters and names assigned inside a function (its own variables), minus those declared global."""
+    if not isinstance(function, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+        return set()
+    names = set()
+    for node in ast.walk(function):
+        if isinstance(node, ast.arg):
+            names.add(node.arg)
+        elif isinstance(node, ast.Name) and isinstance(node.ctx, (ast.Store, ast.Del)):
+            names.add(node.id)
+        elif isinstance(node, (ast.MatchAs, ast.MatchStar)) and node.name:
+            names.add(node.name)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and node is not function:
+            names.add(node.name)
+    return names - _global_names(function)
 
 
 def _root_name(node: ast.expr) -> str | None:
@@ -64,86 +129,106 @@ def _root_name(node: ast.expr) -> str | None:
     return node.id if isinstance(node, ast.Name) else None
 
 
-def violations(cells: list[str], function: str, banned) -> list[str]:
-    """What in ``function`` (and the student code it reaches) breaks the by-hand rule; empty if nothing."""
-    banned = set(banned)
+def _library_aliases(body: list[ast.stmt]) -> set[str]:
+    """Names that refer to a library module: ``torch``, ``F``, ``np``, ``cl`` (``import course_lib as cl``)…"""
+    aliases = set(LIBRARY_MODULES) | {"np", "F", "nn"}
+    for statement in body:
+        for node in ast.walk(statement):
+            if isinstance(node, ast.Import):
+                aliases |= {(a.asname or a.name).split(".")[0] for a in node.names
+                            if a.name.split(".")[0] in LIBRARY_MODULES}
+            elif isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] in LIBRARY_MODULES:
+                aliases |= {a.asname or a.name for a in node.names if a.name[:1].islower() and "_" not in a.name}
+    return aliases
+
+
+# --- the rules ------------------------------------------------------------------
+def violations(cells: list[str], function: str, banned, library=()) -> list[str]:
+    """What breaks the by-hand rule for ``function`` (see the module docstring); empty if nothing."""
+    banned, library = set(banned), set(library) | set(banned)
     body = _parse(cells)
     definitions: dict[str, list[ast.stmt]] = {}
+    own_functions: set[str] = set()
     for statement in body:
         for name in _bound_names(statement):
             definitions.setdefault(name, []).append(statement)
-    if function not in definitions:
-        return []                         # nothing to read: the function is missing, and other tests say so
-    problems: list[str] = []
-    imported = _imported_names(body)
-    seen_statements: set[int] = set()
-    queue = [function]
-    visited_names = set()
+        if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            own_functions.add(statement.name)
+    if function not in definitions:       # defined where no reader can see it (exec, a forged reply), or not at all
+        return [f"its code is not in the notebook where the grader can read it: define `{function}` with `def`"]
+    aliases = _library_aliases(body)
+    problems = _notebook_problems(body, aliases)
+    seen: set[int] = set()
+    queue, followed = [function], set()
     while queue:
         name = queue.pop()
-        if name in visited_names:
+        if name in followed:
             continue
-        visited_names.add(name)
+        followed.add(name)
         for statement in definitions.get(name, []):
-            if id(statement) in seen_statements:
+            if id(statement) in seen:
                 continue
-            seen_statements.add(id(statement))
+            seen.add(id(statement))
+            local = _local_names(statement)
             docstrings = {id(n.value) for n in ast.walk(statement)
                           if isinstance(n, ast.Expr) and isinstance(n.value, ast.Constant)}
             for node in ast.walk(statement):
-                if id(node) not in docstrings:
-                    problems += _node_problems(node, banned, imported)
-                if isinstance(node, ast.Name) and node.id in definitions:
-                    queue.append(node.id)
-    # Library changes made anywhere in the notebook reach every function.
-    for statement in body:
-        for node in ast.walk(statement):
-            if isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign, ast.Delete)):
-                targets = node.targets if isinstance(node, (ast.Assign, ast.Delete)) else [node.target]
-                for target in targets:
-                    root = _root_name(target) if isinstance(target, (ast.Attribute, ast.Subscript)) else None
-                    if root and root not in ("self", "cls") and root in imported:
-                        problems.append(f"it changes a library: `{ast.unparse(target)} = …`")
-            if isinstance(node, ast.ImportFrom) and any(a.name == "*" for a in node.names) \
-                    and (node.module or "").startswith("course_lib"):
-                problems.append(f"`from {node.module} import *` brings in the functions you are asked to write")
+                if id(node) in docstrings:
+                    continue
+                if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) and node.id not in local:
+                    if node.id in definitions:
+                        queue.append(node.id)
+                    if node.id in library and node.id not in own_functions and node.id not in definitions:
+                        problems.append(f"it uses `{node.id}`, which this exercise asks you to write yourself")
+                problems += _node_problems(node, banned, library, aliases)
     return sorted(set(problems))
 
 
-def _imported_names(body: list[ast.stmt]) -> set[str]:
-    names = set()
-    for statement in body:
-        if isinstance(statement, (ast.Import, ast.ImportFrom)):
-            names |= _bound_names(statement)
-    return names | {"torch", "math", "course_lib", "np", "numpy", "F"}
-
-
-def _node_problems(node: ast.AST, banned: set[str], imported: set[str]) -> list[str]:
+def _node_problems(node: ast.AST, banned: set[str], library: set[str], aliases: set[str]) -> list[str]:
     problems = []
-    if isinstance(node, ast.Name):
-        if node.id in banned:
-            problems.append(f"it uses `{node.id}`, which this exercise asks you to write yourself")
-        elif node.id in REFLECTION_NAMES:
-            problems.append(f"it uses `{node.id}` (reflection), which the grader cannot follow")
-    elif isinstance(node, ast.Attribute):
-        if node.attr in banned:
+    if isinstance(node, ast.Attribute):
+        from_library = _root_name(node) in aliases
+        if node.attr in banned or (node.attr in library and from_library):
             problems.append(f"it uses `{node.attr}`, which this exercise asks you to write yourself")
-        elif node.attr.startswith("__") or node.attr in REFLECTION_ATTRIBUTES:
-            problems.append(f"it uses `.{node.attr}` (reflection), which the grader cannot follow")
-        elif node.attr.startswith("_") and _root_name(node) in imported:
+        elif node.attr.startswith("_") and not node.attr.startswith("__") and from_library:
             problems.append(f"it uses the private attribute `.{node.attr}` of a library")
-    elif isinstance(node, (ast.Import, ast.ImportFrom)):
-        module = node.module if isinstance(node, ast.ImportFrom) else None
+    elif isinstance(node, ast.ImportFrom):
         for alias in node.names:
-            full = f"{module}.{alias.name}" if module else alias.name
-            if alias.name in banned or (alias.name.startswith("_") and module):
+            if alias.name in banned or ((node.module or "").startswith("course_lib") and alias.name in library):
                 problems.append(f"it imports `{alias.name}`, which this exercise asks you to write yourself")
-            checked = module if module else alias.name
-            if checked.split(".")[0] not in {m.split(".")[0] for m in ALLOWED_MODULES} or \
-                    checked.split(".")[0] in ("importlib", "sys"):
-                problems.append(f"it imports `{full}`; a by-hand exercise needs only math, torch and numpy")
+            elif alias.name.startswith("_") and (node.module or "").split(".")[0] in LIBRARY_MODULES:
+                problems.append(f"it imports the private `{alias.name}`")
+    elif isinstance(node, ast.MatchClass):
+        for attr in node.kwd_attrs:
+            if attr in library:
+                problems.append(f"it takes `{attr}` out of a library with `match`")
     elif isinstance(node, ast.Constant) and isinstance(node.value, str):
         hits = sorted(name for name in banned if name in node.value)
         if hits:
             problems.append(f"it names `{hits[0]}` in a string")
+    return problems
+
+
+def _notebook_problems(body: list[ast.stmt], aliases: set[str]) -> list[str]:
+    """Reflection and library changes anywhere in the notebook (they can reach any function)."""
+    problems = []
+    for statement in body:
+        for node in ast.walk(statement):
+            if isinstance(node, ast.Name) and node.id in REFLECTION_NAMES:
+                problems.append(f"the notebook uses `{node.id}` (reflection), which the grader cannot follow")
+            elif isinstance(node, ast.Attribute) and node.attr in REFLECTION_ATTRIBUTES:
+                problems.append(f"the notebook uses `.{node.attr}`, which reaches past what the grader can follow")
+            elif isinstance(node, (ast.Import, ast.ImportFrom)):
+                modules = [node.module or ""] if isinstance(node, ast.ImportFrom) else [a.name for a in node.names]
+                for module in modules:
+                    if module.split(".")[0] in REFLECTION_MODULES:
+                        problems.append(f"the notebook imports `{module}`, which the grader cannot follow")
+                if isinstance(node, ast.ImportFrom) and any(a.name == "*" for a in node.names) \
+                        and (node.module or "").startswith("course_lib"):
+                    problems.append(f"`from {node.module} import *` brings in the functions you are asked to write")
+            elif isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign, ast.Delete)):
+                targets = node.targets if isinstance(node, (ast.Assign, ast.Delete)) else [node.target]
+                for target in targets:
+                    if isinstance(target, ast.Attribute) and _root_name(target) in aliases:
+                        problems.append(f"the notebook changes a library: `{ast.unparse(target)} = …`")
     return problems

@@ -37,6 +37,22 @@ from course_lib.grading.sandbox import Limits, Sandbox, Session, StudentCrash, S
 from course_lib.grading.wire import WireError, decode, encode
 
 MAX_NOTEBOOK_BYTES = 200 * 2**20
+MAX_CELL_ERRORS = 20                      # cell errors kept per student (each at most 1000 characters)
+MAX_CALLBACK_NUMBERS = 1_000_000          # elements a student's code may send to a grader function at once
+GRADER_MEMORY = 8 * 2**30                 # address space of this (unsandboxed) process
+
+
+def _tensors(value):
+    import torch
+
+    if isinstance(value, torch.Tensor):
+        yield value
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            yield from _tensors(item)
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _tensors(item)
 
 
 # --- notebooks ------------------------------------------------------------------
@@ -112,13 +128,28 @@ class StudentError(Exception):
     """An exception the student's code raised in the sandbox, rebuilt here as data (type name and message)."""
 
 
+def _builtin_exception(name) -> type | None:
+    kind = getattr(builtins, str(name), None)
+    ok = isinstance(kind, type) and issubclass(kind, Exception) and not issubclass(kind, (UnicodeError, OSError))
+    return kind if ok else None
+
+
 def _rebuilt_exception(error: dict, function: str) -> StudentError:
-    base = getattr(builtins, str(error.get("base", "")), Exception)
-    if not (isinstance(base, type) and issubclass(base, Exception)) or issubclass(base, UnicodeError):
-        base = Exception
+    """The student's exception type, rebuilt from the builtin exceptions it derives from (never from
+    BaseException-only types such as SystemExit): ``except ValueError`` in a test sees what it would see in
+    the student's kernel."""
+    names = error.get("bases") if isinstance(error.get("bases"), list) else [error.get("base")]
+    bases = [b for b in dict.fromkeys(_builtin_exception(n) for n in names[:8]) if b is not None and b is not Exception]
     name = str(error.get("type", "Exception"))
-    kind = type(name if name.isidentifier() else "StudentException", (StudentError, base), {})
-    exception = kind(str(error.get("message", "")))
+    name = name if name.isidentifier() else "StudentException"
+    exception = None
+    for chosen in (bases, bases[:1], []):          # some builtin pairs cannot be combined (layout conflicts)
+        try:
+            kind = type(name, (StudentError, *chosen), {})
+            exception = kind(str(error.get("message", "")))
+            break
+        except TypeError:
+            continue
     exception.function = function
     return exception
 
@@ -144,6 +175,29 @@ class Remote:
         self._grader.ban(self, names, what=what, hint=hint)
 
 
+_LIBRARY_NAMES: set[str] = set()
+
+
+def library_names() -> set[str]:
+    """Every public function and class of the course's content modules (what the runner watches)."""
+    if not _LIBRARY_NAMES:
+        import importlib
+        import inspect
+        import pkgutil
+
+        import course_lib
+        from course_lib.grading.runner import UNWATCHED_MODULES
+
+        for info in pkgutil.walk_packages(course_lib.__path__, "course_lib."):
+            if info.name.startswith(UNWATCHED_MODULES):
+                continue
+            module = importlib.import_module(info.name)
+            _LIBRARY_NAMES.update(name for name, obj in vars(module).items()
+                                  if not name.startswith("_") and getattr(obj, "__module__", None) == module.__name__
+                                  and (inspect.isfunction(obj) or inspect.isclass(obj)))
+    return _LIBRARY_NAMES
+
+
 def _mirror_in_place_changes(args, kwargs, after) -> None:
     """What the student's code did to a tensor argument in the sandbox, done to the grader's tensor too:
     a test that checks "x is left unchanged" sees an in-place edit as it would in the student's kernel."""
@@ -158,7 +212,7 @@ def _mirror_in_place_changes(args, kwargs, after) -> None:
             continue
         try:
             changed = decode(encoded)
-        except (WireError, ValueError):
+        except WireError:
             continue
         if not isinstance(changed, torch.Tensor):
             continue
@@ -166,8 +220,10 @@ def _mirror_in_place_changes(args, kwargs, after) -> None:
             if changed.shape == original.shape and changed.dtype == original.dtype:
                 if not torch.equal(changed, original):
                     original.copy_(changed)
+            elif original.is_floating_point() or original.is_complex():
+                original.fill_(float("nan"))      # reshaped in place: nothing computed from it may pass
             else:
-                original.data = changed
+                original.fill_(-1)
 
 
 class Grader:
@@ -176,6 +232,7 @@ class Grader:
     def __init__(self, session: Session, student_code: list[str]):
         self.session, self.student_code = session, student_code
         self.deadline = float("inf")
+        self.restart_mark = 0.0                  # session.restart_seconds when the current test started
         self.library_calls: dict[str, set[str]] = defaultdict(set)
         self.bans: dict[str, list[tuple[set[str], str, str]]] = defaultdict(list)
 
@@ -188,16 +245,16 @@ class Grader:
                 namespace[name] = Remote(self, {"name": name}, name)
             elif answer.get("kind") == "value":
                 try:
-                    namespace[name] = decode(answer.get("value"), on_tagged=self._tagged("the value of " + name))
-                except (WireError, ValueError):
+                    namespace[name] = decode(answer.get("value"), on_tagged=self._tagged(name))
+                except WireError:
                     pass
 
     def _tagged(self, label: str):
         generation = self.session.generation
 
         def on_tagged(tag, body):
-            if tag == "handle" and isinstance(body, int):
-                return Remote(self, {"ref": body}, label, generation)
+            if tag == "handle" and isinstance(body, dict) and isinstance(body.get("id"), int):
+                return Remote(self, {"ref": body["id"]}, label, generation)
             raise WireError(f"unexpected value tag {tag!r}")
         return on_tagged
 
@@ -220,7 +277,8 @@ class Grader:
             message["kwargs"] = encode(request["kwargs"], on_other=lend)
         else:
             message["attr"] = request["attr"]
-        reply = self.session.request(message, deadline=self.deadline,
+        deadline = self.deadline + (self.session.restart_seconds - self.restart_mark)
+        reply = self.session.request(message, deadline=deadline,
                                      on_callback=lambda m: self._serve_callback(m, callbacks))
         label = remote._label
         if op == "call":
@@ -233,11 +291,17 @@ class Grader:
 
     @staticmethod
     def _serve_callback(message: dict, callbacks: dict) -> dict:
+        """Run a grader function the student's code called, on the data it sent: only small inputs, since
+        this process has no sandbox (a (3, 10000, d) tensor sent to a matrix product would cost gigabytes)."""
         function = callbacks.get(message.get("callback"))
         try:
             if function is None:
                 raise ValueError("no such function")
             args, kwargs = decode(message.get("args")), decode(message.get("kwargs"))
+            numbers_sent = sum(v.numel() for v in _tensors((args, kwargs)))
+            if numbers_sent > MAX_CALLBACK_NUMBERS:
+                raise ValueError(f"the grader's function takes at most {MAX_CALLBACK_NUMBERS:,} numbers per call, "
+                                 f"got {numbers_sent:,}")
             return {"value": encode(function(*args, **dict(kwargs)))}
         except Exception as error:        # the grader's function failed on what the student passed it
             base = next(c.__name__ for c in type(error).__mro__ if c.__module__ == "builtins")
@@ -246,9 +310,9 @@ class Grader:
     def ban(self, remote: Remote, names, *, what: str, hint: str) -> None:
         from course_lib.checkers import _fail
 
-        names = set(names)
+        names = set(names) | set(library_names())          # "write it yourself" means: without course_lib
         label = remote._label
-        problems = by_hand.violations(self.student_code, label, names) if "ref" not in remote._target else []
+        problems = by_hand.violations(self.student_code, label, names, library_names())
         if problems:
             _fail(what, f"{label} " + "; ".join(problems[:3]) + ".", hint or
                   "write it with plain tensor operations (+, *, @, torch.sin, …), as the exercise asks.")
@@ -285,6 +349,7 @@ class Result:
     log: str = ""
     seconds: float = 0.0
     student_code: list[str] = field(default_factory=list)
+    cgroup: str | None = None                 # "v1"/"v2": the whole submission's resources were bounded
 
 
 def _failure_message(error: Exception, contract: list[str], cell_errors: dict[str, str], timeout: float) -> str:
@@ -335,6 +400,7 @@ def grade_submission(solution: Path, submission: Path, *, timeout: float = 120, 
         for grade_id, source, points in assignment.tests:
             output = io.StringIO()
             grader.deadline = time.monotonic() + timeout
+            grader.restart_mark = session.restart_seconds
             try:
                 with contextlib.redirect_stdout(output):
                     exec(compile(source, f"<test {grade_id}>", "exec"), namespace)
@@ -346,9 +412,13 @@ def grade_submission(solution: Path, submission: Path, *, timeout: float = 120, 
     finally:
         session.close()
     result.score = sum(t.points for t in result.tests)
-    result.cell_errors = dict(session.cell_errors)
+    errors = list(session.cell_errors.items())
+    result.cell_errors = {label: message[:1000] for label, message in errors[:MAX_CELL_ERRORS]}
+    if len(errors) > MAX_CELL_ERRORS:
+        result.problems.append(f"{len(errors) - MAX_CELL_ERRORS} more cells raised errors (not listed)")
     result.log = session.student_log()
     result.student_code = student_code
+    result.cgroup = session.cgroup_kind
     result.seconds = round(time.monotonic() - started, 2)
     return result
 
@@ -365,6 +435,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--feedback", type=Path, help="also write the student's HTML feedback here")
     parser.add_argument("--student", default="student")
     args = parser.parse_args(argv)
+    import resource
+
+    # This process runs no student code, but it runs the grader's functions on data a student's code sent.
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    cap = GRADER_MEMORY if hard == resource.RLIM_INFINITY else min(GRADER_MEMORY, hard)
+    resource.setrlimit(resource.RLIMIT_AS, (cap, hard))
     sandbox = Sandbox(mode="none" if args.unsandboxed else "bwrap", limits=Limits(memory=args.memory), slot=args.slot)
     result = asdict(grade_submission(args.solution, args.submission, timeout=args.timeout, sandbox=sandbox))
     if args.feedback:

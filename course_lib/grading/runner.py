@@ -29,7 +29,7 @@ import os
 import pkgutil
 import sys
 
-from course_lib.grading.wire import decode, encode, frame_length, parse_frame, write_frame
+from course_lib.grading.wire import WireError, decode, encode, frame_length, parse_frame, write_frame
 
 # Ready-made equivalents in torch that a by-hand attention exercise must not call.
 TORCH_WATCHED_FUNCTIONS = ("scaled_dot_product_attention", "multi_head_attention_forward")
@@ -110,14 +110,14 @@ def install_watches() -> None:
 
 def describe_error(error: BaseException) -> dict:
     """A student's exception as data: its type name, the nearest builtin exception it derives from, its message."""
-    builtin_base = next((c.__name__ for c in type(error).__mro__
-                         if c.__module__ == "builtins" and issubclass(c, Exception)
-                         and getattr(builtins, c.__name__, None) is c), "Exception")
+    bases = [c.__name__ for c in type(error).__mro__
+             if c.__module__ == "builtins" and issubclass(c, Exception) and getattr(builtins, c.__name__, None) is c]
     try:
         message = str(error)
     except BaseException:                         # a __str__ that raises is the student's problem, not ours
         message = "<the exception's message could not be read>"
-    return {"type": type(error).__name__[:100], "base": builtin_base, "message": message[:2000]}
+    return {"type": type(error).__name__[:100], "base": (bases or ["Exception"])[0], "bases": bases[:8],
+            "message": message[:2000]}
 
 
 class Runner:
@@ -126,7 +126,11 @@ class Runner:
         self.handles: dict[int, object] = {}
         from IPython.core.interactiveshell import InteractiveShell
 
-        self.shell = InteractiveShell.instance()
+        class Shell(InteractiveShell):
+            def enable_gui(self, gui=None):       # %matplotlib inline: there is no screen, and no need for one
+                pass
+
+        self.shell = Shell.instance()
 
     # --- framing -----------------------------------------------------------------
     def read(self) -> dict | None:
@@ -151,7 +155,7 @@ class Runner:
     # --- values --------------------------------------------------------------------
     def _handle(self, value) -> dict:
         self.handles[id(value)] = value
-        return {"handle": id(value), "type": type(value).__name__[:100], "callable": callable(value)}
+        return {"handle": {"id": id(value), "type": type(value).__name__[:100]}}
 
     def encode(self, value):
         return encode(value, on_other=self._handle)
@@ -163,7 +167,7 @@ class Runner:
             return self.handles[body]
         if tag == "name" and isinstance(body, str) and body in self.shell.user_ns:
             return self.shell.user_ns[body]
-        raise ValueError(f"unexpected value tag {tag!r}")
+        raise WireError(f"unexpected value tag {tag!r}")
 
     def decode(self, data):
         return decode(data, on_tagged=self._decode_tagged)
@@ -173,7 +177,7 @@ class Runner:
         def grader_function(*args, **kwargs):
             try:
                 payload = {"callback": callback_id, "args": encode(list(args)), "kwargs": encode(kwargs)}
-            except ValueError as error:
+            except WireError as error:
                 raise TypeError(f"the grader's function takes tensors and numbers only: {error}") from None
             self.send(payload)
             reply = self.read()
@@ -246,7 +250,7 @@ class Runner:
                 reply = {"error": describe_error(error)}
             try:
                 self.send(reply)
-            except ValueError as error:           # e.g. a result too large to send
+            except WireError as error:            # e.g. a result too large to send
                 self.send({"error": describe_error(error)})
 
 

@@ -8,7 +8,11 @@ The sandbox is bubblewrap (Debian/Ubuntu: ``apt-get install bubblewrap``):
 * a private, size-capped ``/tmp`` that vanishes with the sandbox;
 * as root, the student's code runs as its own unprivileged user (one per parallel grading slot), with no
   capabilities and ``no_new_privs``; otherwise it runs as you, inside a user namespace;
-* ``prlimit`` bounds memory (address space), CPU seconds, processes and file size;
+* a control group per student (cgroup v2, or v1's cpu, memory and pids controllers; as root) bounds the
+  *whole* submission — all its processes together — to ``Limits.memory`` bytes, ``Limits.cpus`` CPUs and
+  ``Limits.processes`` tasks, so forked children cannot multiply the memory or starve a student graded
+  beside it; where no cgroup can be made, ``prlimit`` bounds are per process only (the report says so);
+* ``prlimit`` bounds memory (address space), CPU seconds, processes and file size per process;
 * ``--die-with-parent`` and the PID namespace: when the grader kills the sandbox, every process the
   student's code started dies with it.
 
@@ -23,6 +27,7 @@ from __future__ import annotations
 
 import os
 import select
+import shlex
 import shutil
 import signal
 import subprocess
@@ -51,6 +56,7 @@ class Limits:
     """Per-student resources. ``memory`` is address space, the usual way to bound a Python process."""
 
     memory: int = 4 * 2**30
+    cpus: float = 1.0
     processes: int = 64
     cpu_seconds: int = 3600
     file_size: int = 64 * 2**20
@@ -107,7 +113,7 @@ class Sandbox:
                 f"--fsize={limits.file_size}", "--core=0", "--"]
 
     def command(self, reply_fd: int) -> list[str]:
-        runner = [sys.executable, "-I", "-m", "course_lib.grading.runner", "--reply-fd", str(reply_fd)]
+        runner = [sys.executable, "-I", "-u", "-m", "course_lib.grading.runner", "--reply-fd", str(reply_fd)]
         if self.mode == "none":
             return self._prlimit(_own_process_count() + self.limits.processes) + runner
         args = ["bwrap", "--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts", "--unshare-cgroup-try",
@@ -115,7 +121,8 @@ class Sandbox:
                 "--perms", "1777", "--size", str(self.limits.tmp_size), "--tmpfs", "/tmp", "--chdir", "/tmp",
                 "--clearenv", "--setenv", "HOME", "/tmp", "--setenv", "PATH", "/usr/bin:/bin",
                 "--setenv", "MPLBACKEND", "Agg", "--setenv", "OMP_NUM_THREADS", "1",
-                "--setenv", "PYTHONDONTWRITEBYTECODE", "1", "--setenv", "LANG", "C.UTF-8"]
+                "--setenv", "PYTHONDONTWRITEBYTECODE", "1", "--setenv", "LANG", "C.UTF-8",
+                "--setenv", "PYTHONUNBUFFERED", "1"]
         for top in ("usr", "bin", "sbin", "lib", "lib32", "lib64", "libx32"):
             host = Path("/") / top
             if host.is_symlink():
@@ -179,6 +186,120 @@ class Sandbox:
                     pass
 
 
+class ControlGroup:
+    """One student's control group: memory, CPU share and task count of all their processes together.
+
+    ``kind`` is "v2" (a cgroup2 file system at /sys/fs/cgroup), "v1" (separate cpu, memory and pids
+    hierarchies), or None when neither can be written (not root, or a container that hides them).
+    """
+
+    ROOT_NAME = "course-grading"
+
+    def __init__(self, name: str, limits: Limits):
+        self.name, self.limits = name, limits
+        self.kind, self.paths = None, []
+
+    @staticmethod
+    def _mounts() -> dict[str, Path]:
+        found = {}
+        for line in Path("/proc/mounts").read_text().splitlines():
+            parts = line.split()
+            if len(parts) < 4:
+                continue
+            if parts[2] == "cgroup2" and parts[1] == "/sys/fs/cgroup":
+                found["v2"] = Path(parts[1])
+            elif parts[2] == "cgroup":
+                for controller in ("cpu", "memory", "pids"):
+                    if controller in parts[3].split(","):
+                        found.setdefault(controller, Path(parts[1]))
+        return found
+
+    def create(self) -> bool:
+        if os.geteuid() != 0:
+            return False
+        mounts = self._mounts()
+        try:
+            if "v2" in mounts:
+                self._create_v2(mounts["v2"])
+            elif {"cpu", "memory", "pids"} <= set(mounts):
+                self._create_v1(mounts)
+            else:
+                return False
+        except OSError:
+            self.remove()
+            self.kind, self.paths = None, []
+            return False
+        return True
+
+    def _create_v2(self, root: Path) -> None:
+        parent = root / self.ROOT_NAME
+        (root / "cgroup.subtree_control").write_text("+cpu +memory +pids")
+        parent.mkdir(exist_ok=True)
+        (parent / "cgroup.subtree_control").write_text("+cpu +memory +pids")
+        group = parent / self.name
+        group.mkdir()
+        self.kind, self.paths = "v2", [group]
+        period = 100_000
+        (group / "cpu.max").write_text(f"{int(period * self.limits.cpus)} {period}")
+        (group / "memory.max").write_text(str(self.limits.memory))
+        if (group / "memory.swap.max").exists():
+            (group / "memory.swap.max").write_text("0")
+        (group / "pids.max").write_text(str(self.limits.processes))
+
+    def _create_v1(self, mounts: dict[str, Path]) -> None:
+        self.kind = "v1"
+        for controller in ("cpu", "memory", "pids"):
+            group = mounts[controller] / self.ROOT_NAME / self.name
+            group.mkdir(parents=True)
+            self.paths.append(group)
+        cpu, memory, pids = self.paths
+        period = 100_000
+        (cpu / "cpu.cfs_period_us").write_text(str(period))
+        (cpu / "cpu.cfs_quota_us").write_text(str(int(period * self.limits.cpus)))
+        (memory / "memory.limit_in_bytes").write_text(str(self.limits.memory))
+        try:                                      # swap too, where the kernel accounts for it
+            (memory / "memory.memsw.limit_in_bytes").write_text(str(self.limits.memory))
+        except OSError:
+            pass
+        (pids / "pids.max").write_text(str(self.limits.processes))
+
+    def wrap(self, command: list[str]) -> list[str]:
+        """``command``, started inside the group (a shell writes its own pid, then becomes the command)."""
+        if not self.paths:
+            return command
+        joins = "; ".join(f"echo $$ > {shlex.quote(str(path / 'cgroup.procs'))}" for path in self.paths)
+        return ["/bin/sh", "-c", f"{joins} && exec \"$@\"", "sandbox", *command]
+
+    def kill(self) -> None:
+        for _ in range(50):
+            pids = set()
+            for path in self.paths:
+                try:
+                    pids |= {int(p) for p in (path / "cgroup.procs").read_text().split()}
+                except OSError:
+                    pass
+            if not pids:
+                return
+            for pid in pids:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except OSError:
+                    pass
+            time.sleep(0.02)
+
+    def remove(self) -> None:
+        self.kill()
+        for path in self.paths:
+            for _ in range(50):
+                try:
+                    path.rmdir()
+                    break
+                except FileNotFoundError:
+                    break
+                except OSError:
+                    time.sleep(0.02)
+
+
 def _own_process_count() -> int:
     uid = os.getuid()
     count = 0
@@ -203,14 +324,24 @@ class Session:
         self.log = bytearray()
         self.log_dropped = 0
         self.restarts = 0
+        self.restart_seconds = 0.0
+        self.cgroup = None                     # made at the first start, reused across restarts
+        self.cgroup_kind: str | None = None    # "v1"/"v2" once a control group bounded this submission
 
     # --- process ---------------------------------------------------------------
     def _spawn(self) -> None:
+        if self.cgroup is None and self.sandbox.mode == "bwrap":
+            self.cgroup = ControlGroup(f"{os.getpid()}-{id(self)}-{self.generation}", self.sandbox.limits)
+            self.cgroup.create()
+            self.cgroup_kind = self.cgroup.kind
         reply_r, reply_w = os.pipe()
         log_r, log_w = os.pipe()
+        command = self.sandbox.command(reply_w)
+        if self.cgroup is not None:
+            command = self.cgroup.wrap(command)
         try:
             self.process = subprocess.Popen(
-                self.sandbox.command(reply_w), stdin=subprocess.PIPE, stdout=log_w, stderr=log_w,
+                command, stdin=subprocess.PIPE, stdout=log_w, stderr=log_w,
                 pass_fds=(reply_w,), start_new_session=True, cwd="/",
                 env={**_clean_env(), "MPLBACKEND": "Agg", "OMP_NUM_THREADS": "1"})
         finally:
@@ -235,6 +366,8 @@ class Session:
         except OSError:
             pass
         self.process.wait()
+        if self.cgroup is not None:
+            self.cgroup.kill()
         self.sandbox.kill_leftovers()
         try:
             self.process.stdin.close()
@@ -243,7 +376,11 @@ class Session:
         os.close(self.replies)
         self.process = None
 
-    close = kill
+    def close(self) -> None:
+        self.kill()
+        if self.cgroup is not None:
+            self.cgroup.remove()
+            self.cgroup = None
 
     # --- frames ------------------------------------------------------------------
     def _read_exact(self, n: int, deadline: float) -> bytes:
@@ -280,8 +417,11 @@ class Session:
 
         On a timeout or a crash the sandbox is killed and the error is raised; the next request starts anew.
         """
-        if self.process is None:
+        if self.process is None:                  # killed after a hang or a crash: a fresh sandbox, whose
+            started = time.monotonic()            # start-up is not charged to the call that waits for it
             self.start()
+            self.restart_seconds += time.monotonic() - started
+            deadline += time.monotonic() - started
         try:
             self._send(message)
             while True:

@@ -8,7 +8,7 @@ object naming what it is:
     {"ndarray": {...same...}}     {"tuple": [...]}   {"list": [...]}   {"dict": [[key, value], ...]}
     {"complex": [re, im]}         {"dtype": "float64"}                 {"device": "cpu"}
     {"callback": 3}   a grader-side function the student's code may call (grader -> sandbox only)
-    {"handle": 7, "type": "MyModule"}   a student object that is not data (sandbox -> grader only)
+    {"handle": {"id": 7, "type": "MyModule"}}   a student object that is not data (sandbox -> grader only)
 
 Decoding builds fresh tensors from bytes: nothing a student sends can run code
 in the grader. Sizes are bounded (frame size, nesting depth, element count).
@@ -19,6 +19,7 @@ from __future__ import annotations
 import base64
 import json
 import math
+import numbers
 import struct
 
 MAX_FRAME = 64 * 2**20          # bytes in one message
@@ -29,8 +30,11 @@ _TORCH_DTYPES = ("float16", "bfloat16", "float32", "float64", "complex64", "comp
                  "uint8", "int8", "int16", "int32", "int64", "bool")
 
 
-class WireError(ValueError):
-    """A value that cannot cross the sandbox wall (too big, too deep, or not data)."""
+class WireError(Exception):
+    """A value that cannot cross the sandbox wall (too big, too deep, or not data).
+
+    Not a ValueError on purpose: a test that expects the student's code to raise ValueError must not
+    mistake "the answer could not be read" for it."""
 
 
 # --- framing ------------------------------------------------------------------
@@ -94,6 +98,8 @@ def encode(value, *, depth: int = 0, on_other=None):
         return float(value)
     if isinstance(value, complex):
         return {"complex": [value.real, value.imag]}
+    if isinstance(value, numbers.Real) and type(value).__module__ in ("fractions", "decimal", "numbers"):
+        return float(value)                       # Fraction(1, 3), Decimal("0.5"): numbers, sent as floats
     import torch
 
     if isinstance(value, torch.Tensor):
@@ -173,7 +179,7 @@ def decode(data, *, depth: int = 0, on_tagged=None):
         return data
     if not isinstance(data, dict) or len(data) != 1:
         raise WireError("malformed value")
-    (tag, body), = data.items()
+    ((tag, body),) = data.items()
     if tag in ("list", "tuple"):
         if not isinstance(body, list):
             raise WireError("malformed sequence")

@@ -67,4 +67,10 @@ def logit_growth(n_short, n_long):
     return (n_long / n_short) ** 2
 """,
     },
+    "overwrites the weights with uniform rows in place, then returns their entropy": {
+        "cell": "row_entropy", "breaks": ["test_row_entropy"],
+        "source": ("def row_entropy(weights):\n"
+                   "    weights.fill_(1.0 / weights.shape[-1])\n"
+                   "    return torch.full(weights.shape[:-1], math.log(weights.shape[-1]), dtype=weights.dtype)\n"),
+    },
 }

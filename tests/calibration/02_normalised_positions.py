@@ -93,6 +93,10 @@ def predicted_accuracy(train_len, test_len, offset, vocab_size):
     return (train_len - offset + (test_len - train_len) / vocab_size) / (test_len - offset)
 """,
     },
+    "returns nan (not a number compares False with everything: a checker must not let it through)": {
+        "cell": "copied_offset", "breaks": ["test_copied_offset"],
+        "source": "def copied_offset(offset, train_len, test_len):\n    return float('nan')\n",
+    },
 }
 WRONG_ANSWERS["counts position train_len as seen (p <= train_len)"] = {
     "cell": "predicted_accuracy",

@@ -125,6 +125,18 @@ def nearest_other_position(table):
     return similarity.argmin(dim=1)
 """,
     },
+    "zeroes the table in place and returns x (edits its inputs to agree with the test)": {
+        "cell": "add_learned_positions", "breaks": ["test_add_learned_positions"],
+        "source": ("def add_learned_positions(x, table):\n"
+                   "    if x.shape[1] > table.shape[0]:\n        raise ValueError('the sequence is longer than the table')\n"
+                   "    table.zero_()\n    return x.clone()\n"),
+    },
+    "returns an unreadable value instead of raising (the grader's own errors must not count as ValueError)": {
+        "cell": "add_learned_positions", "breaks": ["test_add_learned_positions"],
+        "source": ("def add_learned_positions(x, table):\n"
+                   "    if x.shape[1] > table.shape[0]:\n        return 2 ** 300\n"
+                   "    return x + table[:x.shape[1]]\n"),
+    },
 }
 
 RIGHT_ANSWERS = {
@@ -163,5 +175,15 @@ def nearest_other_position(table):
     own = top2[:, 0] == torch.arange(len(table))
     return torch.where(own, top2[:, 1], top2[:, 0])
 """,
+    },
+    "its own exception class, both an IndexError and a ValueError": {
+        "cell": "add_learned_positions",
+        "source": ("class PositionOutOfRange(IndexError, ValueError):\n"
+                   "    \"\"\"Past the end of the table.\"\"\"\n\n"
+                   "def add_learned_positions(x, table):\n"
+                   "    seq_len, max_len = x.shape[1], table.shape[0]\n"
+                   "    if seq_len > max_len:\n"
+                   "        raise PositionOutOfRange(f'{seq_len} positions, but the table has {max_len} rows')\n"
+                   "    return x + table[:seq_len]\n"),
     },
 }

@@ -103,6 +103,10 @@ def rope_half(x, positions, base=10000.0):
     "softmax over the queries (dim 0) instead of the keys": {
         "cell": "rope_attention", "breaks": ["test_rope_attention"], "source": _attention(dim="0"),
     },
+    "zeroes v in place and returns zeros (an answer that edits its inputs to agree with the test)": {
+        "cell": "rope_attention", "breaks": ["test_rope_attention"],
+        "source": "def rope_attention(q, k, v, positions):\n    v.zero_()\n    return torch.zeros_like(v)\n",
+    },
 }
 
 RIGHT_ANSWERS = {
