@@ -78,10 +78,11 @@ def filled_in(release_nb, source_nb, replacements: dict[str, str] | None = None)
     return nb
 
 
-def submit(course: Path, assignment: str, student: str, nb) -> None:
+def submit(course: Path, assignment: str, student: str, nb, file_name: str | None = None) -> None:
+    """Hand in ``nb`` as nbgrader's layout has it: ``course/submitted/<student>/<assignment>/<file_name>``."""
     folder = course / "submitted" / student / assignment
     folder.mkdir(parents=True, exist_ok=True)
-    nbformat.write(nb, folder / f"{assignment}.ipynb")
+    nbformat.write(nb, folder / (file_name or f"{assignment}.ipynb"))
 
 
 def hidden_test_lines(assignment: str, min_length: int = 20) -> list[str]:
@@ -94,3 +95,33 @@ def hidden_test_lines(assignment: str, min_length: int = 20) -> list[str]:
         for block in re.findall(r"### BEGIN HIDDEN TESTS(.*?)### END HIDDEN TESTS", cell.source, re.S):
             lines += [line.strip() for line in block.splitlines() if len(line.strip()) >= min_length]
     return lines
+
+
+def fingerprint(folder: Path) -> dict[str, str]:
+    """Every file under ``folder`` -> its SHA-256: equal before and after means nothing was modified."""
+    import hashlib
+
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def csv_scores(csv_path: Path) -> dict[str, float]:
+    """student id -> total score, from a grades.csv written by ``make grade``."""
+    import csv
+
+    with open(csv_path, newline="", encoding="utf-8") as f:
+        return {row["student_id"]: float(row["score"]) for row in csv.DictReader(f)}
+
+
+def broken_links(path: Path) -> list[str]:
+    """Relative links in a Markdown file or a notebook's Markdown cells that open nothing (external links and
+    anchors are not checked)."""
+    import re
+
+    if path.suffix == ".md":
+        text = path.read_text()
+    else:
+        text = "\n".join(c.source for c in nbformat.read(path, as_version=4).cells if c.cell_type == "markdown")
+    return [target for target in re.findall(r"\]\(([^)\s]+)\)", text)
+            if not (re.match(r"[a-z]+:", target) or target.startswith("#"))
+            and not (path.parent / target.split("#")[0]).exists()]

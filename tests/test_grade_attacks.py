@@ -15,8 +15,6 @@ interrupts, a non-UTF-8 file name). The claims, all checked on one graded class:
 
 from __future__ import annotations
 
-import csv
-import hashlib
 import os
 from pathlib import Path
 
@@ -25,7 +23,7 @@ import pytest
 
 from course_lib.grade import grade
 from course_lib.grading.sandbox import SANDBOX_UID_BASE, SANDBOX_UID_COUNT, Sandbox
-from nbgrader_course import ROOT, filled_in, hidden_test_lines, nbgrader_meta
+from nbgrader_course import ROOT, csv_scores, filled_in, fingerprint, hidden_test_lines, nbgrader_meta, submit
 
 pytestmark = pytest.mark.slow
 
@@ -365,16 +363,6 @@ def ch01_class() -> dict[str, tuple[str, object, float]]:
     return cases
 
 
-def _fingerprint(folder: Path) -> dict[str, str]:
-    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
-
-
-def _scores(csv_path: Path) -> dict[str, float]:
-    with open(csv_path, newline="", encoding="utf-8") as f:
-        return {row["student_id"]: float(row["score"]) for row in csv.DictReader(f)}
-
-
 def _sandbox_processes() -> list[str]:
     """Processes still running as a sandbox uid that no grader holds (other tests may be grading right now:
     a uid in use is locked by its harness, see Sandbox.uid)."""
@@ -429,19 +417,17 @@ def test_attackers_get_only_what_their_honest_work_deserves_and_hurt_nobody(tmp_
     cases = ch01_class()
     submissions = tmp_path / "submitted"
     for student, (file_name, nb, _) in cases.items():
-        folder = submissions / student / CH01
-        folder.mkdir(parents=True)
-        nbformat.write(nb, folder / file_name)
+        submit(tmp_path, CH01, student, nb, file_name)
     # A student whose folder name is not valid UTF-8 (seen in real LMS downloads).
     odd = os.fsencode(str(submissions)) + b"/odd-\xff-name"
     os.makedirs(odd + CH01.encode())
     nbformat.write(cases["aaa-honest"][1], os.fsdecode(odd + CH01.encode() + b"/" + f"{CH01}.ipynb".encode()))
-    before = _fingerprint(submissions)
+    before = fingerprint(submissions)
 
     csv_path = grade(CH01, submissions, tmp_path / "out", timeout=TIMEOUT, jobs=2)
 
-    assert _fingerprint(submissions) == before, "a submission was modified"
-    scores = _scores(csv_path)
+    assert fingerprint(submissions) == before, "a submission was modified"
+    scores = csv_scores(csv_path)
     assert len(scores) == len(cases) + 1, f"one CSV row per student: {sorted(scores)}"
     wrong = {s: (scores.get(s), expected) for s, (_, _, expected) in cases.items() if scores.get(s) != expected}
     assert not wrong, f"student: (score, deserved) — {wrong}"
@@ -478,7 +464,7 @@ def test_by_hand_rules_cannot_be_evaded(tmp_path, sandbox_available):
     for student, (nb, _) in cases.items():
         (submissions / student / CH05).mkdir(parents=True)
         nbformat.write(nb, submissions / student / CH05 / f"{CH05}.ipynb")
-    scores = _scores(grade(CH05, submissions, tmp_path / "out", timeout=TIMEOUT, jobs=2))
+    scores = csv_scores(grade(CH05, submissions, tmp_path / "out", timeout=TIMEOUT, jobs=2))
     wrong = {s: (scores.get(s), expected) for s, (_, expected) in cases.items() if scores.get(s) != expected}
     assert not wrong, f"student: (score, deserved) — {wrong}"
     assert not _sandbox_processes()

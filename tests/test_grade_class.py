@@ -12,7 +12,6 @@ are in tests/test_grade_attacks.py.)
 from __future__ import annotations
 
 import copy
-import csv
 import hashlib
 import zipfile
 from pathlib import Path
@@ -21,7 +20,7 @@ import nbformat
 import pytest
 
 from course_lib.grade import grade
-from nbgrader_course import ROOT, filled_in, hidden_test_lines, nbgrader_meta
+from nbgrader_course import ROOT, csv_scores, filled_in, fingerprint, hidden_test_lines, nbgrader_meta, submit
 
 pytestmark = pytest.mark.slow
 
@@ -87,16 +86,6 @@ def corpus() -> dict[str, tuple[str, object, int]]:
     return cases
 
 
-def _fingerprint(folder: Path) -> dict[str, str]:
-    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
-
-
-def _scores(csv_path: Path) -> dict[str, float]:
-    with open(csv_path, newline="") as f:
-        return {row["student_id"]: float(row["score"]) for row in csv.DictReader(f) if row["assignment"] == ASSIGNMENT}
-
-
 def _check(result_dir: Path, cases, scores):
     assert set(scores) == set(cases), f"one CSV row per student: {sorted(scores)}"
     for student, (_, _, expected) in cases.items():
@@ -123,13 +112,11 @@ def test_grading_a_class_in_nbgrader_layout_survives_every_broken_submission(tmp
     cases = corpus()
     submissions = tmp_path / "submitted"
     for student, (name, nb, _) in cases.items():
-        folder = submissions / student / ASSIGNMENT
-        folder.mkdir(parents=True)
-        nbformat.write(nb, folder / name)
-    before = _fingerprint(submissions)
+        submit(tmp_path, ASSIGNMENT, student, nb, name)
+    before = fingerprint(submissions)
     csv_path = grade(ASSIGNMENT, submissions, tmp_path / "out", timeout=TIMEOUT)
-    assert _fingerprint(submissions) == before, "a submission was modified"
-    _check(tmp_path / "out", cases, _scores(csv_path))
+    assert fingerprint(submissions) == before, "a submission was modified"
+    _check(tmp_path / "out", cases, csv_scores(csv_path))
 
 
 def test_grading_an_lms_zip_download(tmp_path):
@@ -142,7 +129,7 @@ def test_grading_an_lms_zip_download(tmp_path):
     before = hashlib.sha256(archive.read_bytes()).hexdigest()
     csv_path = grade(ASSIGNMENT, archive, tmp_path / "out", timeout=TIMEOUT)
     assert hashlib.sha256(archive.read_bytes()).hexdigest() == before
-    scores = _scores(csv_path)
+    scores = csv_scores(csv_path)
     assert scores == {"alice-1000": 10, "carol-1001": 7, "hank-1002": 10}
 
 
@@ -165,5 +152,5 @@ def test_without_a_sandbox_grading_refuses_unless_told_and_then_warns(tmp_path, 
     with pytest.raises(ValueError, match=r"needs `bwrap`.*apt-get install bubblewrap.*--unsandboxed"):
         grade(ASSIGNMENT, tmp_path / "in", tmp_path / "out", timeout=TIMEOUT)
     csv_path = grade(ASSIGNMENT, tmp_path / "in", tmp_path / "out", timeout=TIMEOUT, unsandboxed=True)
-    assert _scores(csv_path) == {"alice": 10, "carol": 7}
+    assert csv_scores(csv_path) == {"alice": 10, "carol": 7}
     assert (tmp_path / "out" / "report.txt").read_text().startswith("WARNING: graded with --unsandboxed")

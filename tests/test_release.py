@@ -24,7 +24,7 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from nbgrader_course import ROOT, assignments, filled_in, nbgrader_meta
+from nbgrader_course import ROOT, assignments, broken_links, filled_in, nbgrader_meta
 
 pytestmark = pytest.mark.slow
 NAME = "positional-encodings-course"
@@ -158,14 +158,7 @@ def test_the_student_readme_keeps_the_student_sections_and_drops_the_instructor_
 
 def test_every_relative_link_in_the_bundle_opens_something_in_the_bundle(bundle):
     for path in [bundle / "README.md", *sorted(bundle.rglob("*.ipynb"))]:
-        if path.suffix == ".md":
-            text = path.read_text()
-        else:
-            text = "\n".join(c.source for c in nbformat.read(path, as_version=4).cells if c.cell_type == "markdown")
-        for target in re.findall(r"\]\(([^)\s]+)\)", text):
-            if re.match(r"[a-z]+:", target) or target.startswith("#"):
-                continue
-            assert (path.parent / target.split("#")[0]).exists(), f"broken link {target!r} in {path.name}"
+        assert not broken_links(path), f"broken links in {path.name}: {broken_links(path)}"
 
 
 # --- the bundle on its own ------------------------------------------------------------------------
