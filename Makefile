@@ -15,7 +15,7 @@ JOBS   ?= 2
 # Slow cells (training loops) get this many seconds before nbval gives up.
 CELL_TIMEOUT ?= 300
 
-.PHONY: help lab lab-instructor test test-fast exercises release slides grade bench clean
+.PHONY: help lab lab-instructor test test-fast exercises release slides grade bench mutants clean
 
 help:
 	@echo "make lab        set up and open the course in JupyterLab (start here)"
@@ -27,6 +27,7 @@ help:
 	@echo "make slides     build offline reveal.js decks of every lecture into slides/build/"
 	@echo "make grade ASSIGNMENT=NN_topic SUBMISSIONS=folder-or-zip   grade a class (sandboxed) into grading/"
 	@echo "make bench      speed measurements, printed as ratios"
+	@echo "make mutants    grader sensitivity: mutate the solutions, count the mutants that lose points (minutes)"
 	@echo "make clean      remove the virtual environment and built slides (never class data)"
 
 # --- set-up -----------------------------------------------------------------
@@ -115,6 +116,11 @@ slides: $(VENV)/.course slides/node_modules/.installed
 	$(PY) slides/build.py
 
 # --- measurements -----------------------------------------------------------
+# Grader sensitivity (issue: every chapter's grader must notice small mistakes): one class of mutants per
+# chapter, graded like a real class; prints the share killed and the survivors. Not part of `make test`.
+mutants: $(VENV)/.course
+	$(PY) tools/mutants.py $(CHAPTERS)
+
 bench: $(VENV)/.course
 	@for script in benchmarks/bench_*.py; do echo "== $$script"; $(PY) "$$script" || exit 1; done
 

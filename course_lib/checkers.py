@@ -24,10 +24,26 @@ def _fail(what: str, problem: str, hint: str = "") -> None:
     raise CheckFailed(message)
 
 
-def _preview(t: torch.Tensor, limit: int = 6) -> str:
+def _number(v) -> str:
+    return f"{v:.4g}" if isinstance(v, float) else str(v)
+
+
+def _preview(t: torch.Tensor, limit: int = 8) -> str:
     flat = t.detach().reshape(-1)[:limit].tolist()
-    text = ", ".join(f"{v:.4g}" if isinstance(v, float) else str(v) for v in flat)
-    return f"[{text}{', …' if t.numel() > limit else ''}]"
+    return f"[{', '.join(_number(v) for v in flat)}{', …' if t.numel() > limit else ''}]"
+
+
+def _differences(actual: torch.Tensor, expected: torch.Tensor, wrong: torch.Tensor, limit: int = 4) -> str:
+    """The entries that are wrong, by index: "(1, 0): expected 0.25, got 0.75", most different first."""
+    diff = torch.nan_to_num((actual - expected).abs(), nan=float("inf")).masked_fill(~wrong, -1.0)
+    order = diff.reshape(-1).argsort(descending=True)[: min(limit, int(wrong.sum()))]
+    lines = []
+    for flat_index in order.tolist():
+        index = tuple(int(i) for i in torch.unravel_index(torch.tensor(flat_index), expected.shape))
+        shown = index if len(index) != 1 else index[0]
+        lines.append(f"    at {shown}: expected {_number(expected[index].item())}, got {_number(actual[index].item())}")
+    more = int(wrong.sum()) - len(lines)
+    return "\n".join(lines + ([f"    … and {more} more wrong entries"] if more > 0 else []))
 
 
 def check_tensor(actual, expected: torch.Tensor, *, what: str, hint: str = "",
@@ -44,14 +60,16 @@ def check_tensor(actual, expected: torch.Tensor, *, what: str, hint: str = "",
         _fail(what, f"expected floating-point values, got dtype {actual.dtype}.", hint)
     actual_c = actual.detach().to(expected.dtype)
     if not torch.allclose(actual_c, expected, atol=atol, rtol=rtol, equal_nan=False):
-        diff = (actual_c - expected).abs()
-        diff = torch.nan_to_num(diff, nan=float("inf"))
+        wrong = ~torch.isclose(actual_c, expected, atol=atol, rtol=rtol, equal_nan=False)
+        diff = torch.nan_to_num((actual_c - expected).abs(), nan=float("inf"))
         worst = tuple(int(i) for i in torch.unravel_index(diff.argmax(), diff.shape))
+        whole = expected.numel() <= 8
         _fail(
             what,
-            "wrong values.\n"
-            f"  expected (start): {_preview(expected)}\n"
-            f"  got      (start): {_preview(actual_c)}\n"
+            f"wrong values in {int(wrong.sum())} of {expected.numel()} entries.\n"
+            f"  expected{'' if whole else ' (start)'}: {_preview(expected)}\n"
+            f"  got     {'' if whole else ' (start)'}: {_preview(actual_c)}\n"
+            f"  the wrong entries:\n{_differences(actual_c, expected, wrong)}\n"
             f"  largest difference {diff.max().item():.3g} at index {worst}",
             hint,
         )

@@ -39,6 +39,25 @@ def test_wrong_tensors_explain_what_went_wrong(actual, fragments):
         assert fragment in message
 
 
+def test_the_wrong_entries_are_shown_even_when_they_are_not_at_the_start():
+    expected = torch.zeros(2, 4)
+    actual = expected.clone()
+    actual[1, 3] = -1.0                      # past the first six values a flat preview would show
+    with pytest.raises(CheckFailed) as failure:
+        check_tensor(actual, expected, what="rope")
+    message = str(failure.value)
+    assert "1 of 8 entries" in message and "at (1, 3): expected 0, got -1" in message
+    with pytest.raises(CheckFailed, match="… and 1 more wrong entries"):
+        check_tensor(torch.arange(1.0, 6.0), torch.zeros(5), what="five wrong")
+
+
+def test_nan_is_never_close_to_a_number():
+    with pytest.raises(CheckFailed, match="got nan"):
+        check_number(float("nan"), 0.5, what="p")
+    with pytest.raises(CheckFailed):
+        check_number(float("inf"), 0.5, what="p")
+
+
 def test_check_failed_is_an_assertion_error_so_nbgrader_scores_zero():
     assert issubclass(CheckFailed, AssertionError)
 
