@@ -40,7 +40,7 @@ from .attention import (
     causal_mask,
     scaled_dot_product_attention,
 )
-from .checkers import CheckFailed, check_does_not_use, check_equal, check_number, check_tensor
+from .checkers import CheckFailed, check_does_not_use, check_equal, check_number, check_tensor, gradient_of
 from .extrapolation import extrapolation_table, measure_extrapolation, plot_per_position
 from .integer_position import IntegerPosition, layernorm_cosine, length_sweep
 from .learned import PUBLISHED_TABLES, LearnedPositions, position_similarity
@@ -94,6 +94,7 @@ __all__ = [
     "check_equal",
     "check_number",
     "check_tensor",
+    "gradient_of",
     "copy_offset_profile",
     "extrapolation_table",
     "halves_permutation",

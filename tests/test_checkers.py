@@ -97,3 +97,14 @@ def test_check_does_not_use_reads_code_not_comments():
     for function in (shortcut, attribute):
         with pytest.raises(CheckFailed, match="uses apply_rope"):
             check_does_not_use(function, ("apply_rope",), what=function.__name__)
+
+
+def test_gradient_of_says_where_a_gradient_flows_and_where_it_is_cut():
+    from course_lib import gradient_of
+
+    table = torch.arange(6.0).reshape(3, 2)
+    out, grad = gradient_of(lambda x, t: x + t[: x.shape[0]], torch.zeros(2, 2), table, wrt=1)
+    assert torch.equal(out, table[:2]) and torch.equal(grad, torch.tensor([[1.0, 1.0], [1.0, 1.0], [0.0, 0.0]]))
+    _, grad = gradient_of(lambda x, t: x + t[: x.shape[0]].detach(), torch.zeros(2, 2), table, wrt=1)
+    assert grad is None
+    assert not table.requires_grad                     # the caller's tensor is left alone

@@ -68,10 +68,22 @@ def _grade_one(tmp: Path, name: str) -> dict[str, dict[str, tuple[float, float]]
                 for row in csv.DictReader(f)}
 
 
+class _GradedClasses(dict):
+    """assignment -> its graded class, graded on first use (so `-k 05_rope` grades only chapter 05)."""
+
+    def __init__(self, tmp_path_factory):
+        super().__init__()
+        self.tmp_path_factory = tmp_path_factory
+
+    def __missing__(self, name):
+        self[name] = _grade_one(self.tmp_path_factory.mktemp(f"calibration_{name}"), name)
+        return self[name]
+
+
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory) -> dict[str, dict]:
     """assignment -> its graded class (each class graded two students at a time)."""
-    return {name: _grade_one(tmp_path_factory.mktemp(f"calibration_{name}"), name) for name in assignments()}
+    return _GradedClasses(tmp_path_factory)
 
 
 def scores(graded_class: dict, assignment: str, student: str) -> dict[str, tuple[float, float]]:

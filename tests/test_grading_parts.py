@@ -336,3 +336,23 @@ def test_restarting_after_a_hang_is_not_charged_to_the_next_call():
 def test_ready_made_torch_attention_counts_as_a_banned_stand_in(cells):
     banned = {"scaled_dot_product_attention", "MultiheadAttention", "multi_head_attention_forward"}
     assert by_hand.violations(cells, "f", banned, banned), cells
+
+
+@needs_sandbox
+def test_gradient_of_a_student_function_is_computed_in_the_sandbox():
+    from course_lib import gradient_of
+    from course_lib.grading.harness import Grader
+
+    session = _session(["def lookup(x, table):\n    return x + table[: x.shape[1]]\n",
+                        "def frozen(x, table):\n    return x + table[: x.shape[1]].detach()\n"])
+    grader = Grader(session, [])
+    namespace = {}
+    try:
+        grader.bind(["lookup", "frozen"], namespace)
+        table = torch.randn(5, 3)
+        out, grad = gradient_of(namespace["lookup"], torch.zeros(1, 2, 3), table, wrt=1)
+        assert torch.allclose(out, table[:2][None])
+        assert torch.equal(grad, torch.cat([torch.ones(2, 3), torch.zeros(3, 3)]))
+        assert gradient_of(namespace["frozen"], torch.zeros(1, 2, 3), table, wrt=1)[1] is None
+    finally:
+        session.close()

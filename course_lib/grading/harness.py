@@ -174,6 +174,9 @@ class Remote:
     def __course_check_does_not_use__(self, names, *, what: str, hint: str = "") -> None:
         self._grader.ban(self, names, what=what, hint=hint)
 
+    def __course_gradient__(self, args, kwargs, wrt: int, upstream):
+        return self._grader.call(self, "call", args=args, kwargs=kwargs, gradient=(wrt, upstream))
+
 
 _LIBRARY_NAMES: set[str] = set()
 
@@ -275,6 +278,9 @@ class Grader:
         if op == "call":
             message["args"] = encode(list(request["args"]), on_other=lend)
             message["kwargs"] = encode(request["kwargs"], on_other=lend)
+            if request.get("gradient") is not None:
+                wrt, upstream = request["gradient"]
+                message["gradient"] = {"wrt": int(wrt), "upstream": None if upstream is None else encode(upstream)}
         else:
             message["attr"] = request["attr"]
         deadline = self.deadline + (self.session.restart_seconds - self.restart_mark)
@@ -287,7 +293,10 @@ class Grader:
         self._enforce_bans(label)
         if "error" in reply:
             raise _rebuilt_exception(reply["error"] if isinstance(reply["error"], dict) else {}, label)
-        return decode(reply.get("value"), on_tagged=self._tagged(f"what {label} returned"))
+        value = decode(reply.get("value"), on_tagged=self._tagged(f"what {label} returned"))
+        if request.get("gradient") is not None:
+            return value, decode(reply.get("gradient"))
+        return value
 
     @staticmethod
     def _serve_callback(message: dict, callbacks: dict) -> dict:

@@ -219,18 +219,36 @@ class Runner:
     def op_call(self, request: dict) -> dict:
         target = self.decode(request["target"])
         args, kwargs = self.decode(request["args"]), self.decode(request["kwargs"])
+        gradient = request.get("gradient")        # {"wrt": i, "upstream": tensor or None}: d sum(out·up) / d args[i]
+        if gradient is not None:
+            args = list(args)
+            args[gradient["wrt"]] = args[gradient["wrt"]].detach().clone().requires_grad_(True)
         _State.calling, _State.library_calls = True, set()
         try:
             value = target(*args, **kwargs)
+            if gradient is not None:
+                grad = self._gradient(value, args[gradient["wrt"]], gradient.get("upstream"))
         except BaseException as error:            # the student's exception, reported as data
             reply = {"error": describe_error(error)}
         else:
             reply = {"value": self.encode(value)}
+            if gradient is not None:
+                reply["gradient"] = self.encode(grad)
         finally:
             _State.calling = False
         reply["library_calls"] = sorted(_State.library_calls)
         reply["args_after"] = self._tensors_after(args, kwargs)
         return reply
+
+    def _gradient(self, value, wrt, upstream):
+        """The gradient of sum(value · upstream) with respect to ``wrt``; None if none flows (a detached result)."""
+        import torch
+
+        if not isinstance(value, torch.Tensor) or not value.requires_grad:
+            return None
+        upstream = torch.ones_like(value) if upstream is None else decode(upstream).to(value.dtype)
+        (grad,) = torch.autograd.grad((value * upstream).sum(), wrt, allow_unused=True)
+        return grad
 
     @staticmethod
     def _tensors_after(args, kwargs) -> dict:
