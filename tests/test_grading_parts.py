@@ -330,7 +330,8 @@ def test_restarting_after_a_hang_is_not_charged_to_the_next_call():
 
 @pytest.mark.parametrize("cells", [
     ["import torch.nn.functional as F\ndef f(q, k):\n    return F.scaled_dot_product_attention(q, k, k)"],
-    ["from torch.nn.functional import scaled_dot_product_attention as attend\ndef f(q, k):\n    return attend(q, k, k)"],
+    ["from torch.nn.functional import scaled_dot_product_attention as attend\n"
+     "def f(q, k):\n    return attend(q, k, k)"],
     ["import torch\ndef f(q, k):\n    return torch.nn.MultiheadAttention(4, 1)(q, k, k)[0]"],
 ])
 def test_ready_made_torch_attention_counts_as_a_banned_stand_in(cells):
