@@ -121,13 +121,13 @@ def collect(submissions: Path, assignment: str, course: Path) -> tuple[list[str]
     for student, notebooks in notebooks_by_student.items():
         if not notebooks:
             extra = f" (handed in: {', '.join(others[student])})" if others[student] else ""
-            report.append(f"{student}: no notebook found — not graded, scored 0{extra}")
+            report.append(_one_line(f"{student}: no notebook found — not graded, scored 0{extra}", 600))
             continue
         if len(notebooks) > 1:
             exact = [p for p in notebooks if p.name.endswith(f"{assignment}.ipynb")]
             if len(exact) != 1:
-                report.append(f"{student}: {len(notebooks)} notebooks and none clearly the submission — not graded, "
-                              "scored 0: " + ", ".join(p.name for p in notebooks))
+                report.append(_one_line(f"{student}: {len(notebooks)} notebooks and none clearly the submission — "
+                                        "not graded, scored 0: " + ", ".join(p.name for p in notebooks), 600))
                 continue
             notebooks = exact
         source = notebooks[0]
@@ -143,7 +143,7 @@ def collect(submissions: Path, assignment: str, course: Path) -> tuple[list[str]
         if "_LATE_" in source.name or "_LATE_" in source.parent.name:      # Canvas marks late files so
             (target.parent / "late.txt").write_text("marked late by the LMS\n")
         if source.name != target.name and not source.name.endswith("_" + target.name):   # LMS prefixes are fine
-            report.append(f"{student}: graded {source.name} as {target.name} (wrong file name)")
+            report.append(_one_line(f"{student}: graded {source.name} as {target.name} (wrong file name)", 600))
         else:
             report.append(f"{student}: collected")
     return sorted(notebooks_by_student), report

@@ -58,3 +58,10 @@ def test_collect_copies_renames_and_reports_without_touching_the_originals(tmp_p
     assert any(line.startswith("carol: graded mine.ipynb") for line in report)
     assert any(line.startswith("dan: 2 notebooks") for line in report)
     assert "erin: no notebook found — not graded, scored 0 (handed in: answers.pdf)" in report
+
+
+def test_a_file_name_cannot_write_lines_into_the_report(tmp_path):
+    forged = "alice_1_1_hw.ipynb\nbob-2: 0 ∕ 10 (1.3 s)\nalice-1: 10 ∕ 10 (1.2 s)"
+    touch(tmp_path / "in" / forged)
+    _, report = collect(tmp_path / "in", A, tmp_path / "course")
+    assert len("\n".join(report).splitlines()) == len(report) == 1, report

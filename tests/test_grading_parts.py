@@ -357,3 +357,28 @@ def test_gradient_of_a_student_function_is_computed_in_the_sandbox():
         assert gradient_of(namespace["frozen"], torch.zeros(1, 2, 3), table, wrt=1)[1] is None
     finally:
         session.close()
+
+
+@pytest.mark.parametrize("cells, expected", [
+    # a second reviewer's routes: imports inside blocks, names made "local" by a nested scope, defaults, fork
+    (["if True:\n    from course_lib import apply_rope as spin\n", "def f(x):\n    [0 for spin in ()]\n    return spin(x)"],
+     "imports `apply_rope`"),
+    (["import torch\nsdpa = torch.ops.aten.scaled_dot_product_attention\n",
+      "def f(q, k):\n    g = lambda sdpa: 0\n    return sdpa(q, k, k)"], "`.ops`"),
+    (["from course_lib import apply_rope\ndef f(x, turn=apply_rope):\n    return turn(x)"], "imports `apply_rope`"),
+    (["import os\nif os.fork() == 0:\n    pass\n", "def f(x):\n    return x"], "`.fork`"),
+    (["ip = get_ipython()\n", "def f(x):\n    return x"], "get_ipython"),
+])
+def test_routes_a_second_review_found_are_named(cells, expected):
+    problems = by_hand.violations(cells, "f", BANNED, LIBRARY)
+    assert any(expected in p for p in problems), problems
+
+
+def test_ordinary_method_names_and_a_scratch_cell_replaced_by_an_own_helper_are_fine():
+    cells = ["import json\nclass Cache:\n    def push(self, k):\n        self.k = k\n",
+             "from course_lib import rope_cos_sin as theta\nconfig = json.loads('{}')\n",
+             "def theta(d):\n    return 10000.0 ** (-torch.arange(0, d, 2) / d)\n",
+             "def f(x, layer=None):\n    c = Cache()\n    c.push(x)\n"
+             "    n = len(list(layer.modules())) if layer else 0\n    return x * theta(x.shape[-1]).sum() + n\n",
+             "!echo done\n%time f(torch.ones(2, 4))"]
+    assert by_hand.violations(cells, "f", BANNED, LIBRARY) == []

@@ -36,16 +36,19 @@ REFLECTION_ATTRIBUTES = {
     # frames and tracebacks
     "f_globals", "f_locals", "f_back", "f_builtins", "f_code", "gi_frame", "cr_frame", "ag_frame", "tb_frame",
     "tb_next",
-    # name lookups by string
-    "import_module", "modules", "attrgetter", "methodcaller", "locate", "resolve_name", "getmembers",
-    "get_overloads", "load", "loads",
+    # name lookups by string, and torch's operator registry
+    "import_module", "attrgetter", "methodcaller", "locate", "resolve_name", "getmembers", "get_overloads", "ops",
     # IPython internals
-    "user_ns", "user_global_ns", "run_cell", "run_code", "runcode", "ex", "ev", "events", "input_transformers_post",
-    "input_transformers_cleanup", "ast_transformers", "displayhook", "push",
+    "user_ns", "user_global_ns", "run_cell", "run_code", "runcode", "input_transformers_post",
+    "input_transformers_cleanup", "ast_transformers",
+    # other processes, whose library calls the run-time record cannot see
+    "fork", "forkpty", "register_at_fork", "posix_spawn", "posix_spawnp", "spawnv", "spawnve", "spawnl", "execv",
+    "execve", "execl", "popen",
 }
+LIBRARY_LOADERS = {"load", "loads", "from_file"}      # torch.load / np.load can unpickle a function
 REFLECTION_MODULES = {"importlib", "sys", "builtins", "inspect", "gc", "ctypes", "pickle", "marshal", "types",
                       "pydoc", "pkgutil", "runpy", "code", "codeop", "dill", "cloudpickle", "copyreg", "_thread",
-                      "imp", "zipimport", "cffi"}
+                      "imp", "zipimport", "cffi", "multiprocessing", "subprocess", "pty", "IPython", "concurrent"}
 LIBRARY_MODULES = {"torch", "course_lib", "numpy", "math", "cmath"}
 MAGIC_RUNNERS = {"run_line_magic", "run_cell_magic"}
 
@@ -89,7 +92,9 @@ def _bound_names(statement: ast.stmt) -> set[str]:
         return {(alias.asname or alias.name).split(".")[0] for alias in statement.names}
     names = set()
     for node in ast.walk(statement):
-        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+        if isinstance(node, (ast.Import, ast.ImportFrom)):           # `if True: from course_lib import …`
+            names |= {(alias.asname or alias.name).split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
             names.add(node.id)
         elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
             names.add(node.name)
@@ -107,20 +112,38 @@ def _global_names(node: ast.AST) -> set[str]:
 
 
 def _local_names(function: ast.AST) -> set[str]:
-    """Parameters and names assigned inside a function (its own variables), minus those declared global."""
+    """The function's own variables: its parameters and names it assigns directly — not those of a nested
+    function, lambda or comprehension (each has its own scope), and minus names declared global."""
     if not isinstance(function, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
         return set()
-    names = set()
-    for node in ast.walk(function):
-        if isinstance(node, ast.arg):
-            names.add(node.arg)
-        elif isinstance(node, ast.Name) and isinstance(node.ctx, (ast.Store, ast.Del)):
+    arguments = function.args
+    names = {a.arg for a in arguments.posonlyargs + arguments.args + arguments.kwonlyargs}
+    names |= {a.arg for a in (arguments.vararg, arguments.kwarg) if a is not None}
+    body = function.body if isinstance(function.body, list) else [function.body]
+    stack = list(body)
+    while stack:
+        node = stack.pop()
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+            continue                                    # its body is another scope
+        if isinstance(node, (ast.Lambda, ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)):
+            continue
+        if isinstance(node, ast.Name) and isinstance(node.ctx, (ast.Store, ast.Del)):
             names.add(node.id)
         elif isinstance(node, (ast.MatchAs, ast.MatchStar)) and node.name:
             names.add(node.name)
-        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and node is not function:
-            names.add(node.name)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            names |= {(a.asname or a.name).split(".")[0] for a in node.names}
+        stack.extend(ast.iter_child_nodes(node))
     return names - _global_names(function)
+
+
+def _outer_expressions(function: ast.AST) -> set[int]:
+    """Nodes a def evaluates in the enclosing scope (defaults, decorators, annotations): not its locals."""
+    if not isinstance(function, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        return set()
+    outer = function.args.defaults + [d for d in function.args.kw_defaults if d] + function.decorator_list
+    return {id(n) for expression in outer for n in ast.walk(expression)}
 
 
 def _root_name(node: ast.expr) -> str | None:
@@ -165,23 +188,35 @@ def violations(cells: list[str], function: str, banned, library=()) -> list[str]
         if name in followed:
             continue
         followed.add(name)
-        for statement in definitions.get(name, []):
+        for statement in _current_bindings(definitions.get(name, []), body):
             if id(statement) in seen:
                 continue
             seen.add(id(statement))
-            local = _local_names(statement)
+            local, outer = _local_names(statement), _outer_expressions(statement)
             docstrings = {id(n.value) for n in ast.walk(statement)
                           if isinstance(n, ast.Expr) and isinstance(n.value, ast.Constant)}
             for node in ast.walk(statement):
                 if id(node) in docstrings:
                     continue
-                if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) and node.id not in local:
+                if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) \
+                        and (node.id not in local or id(node) in outer):
                     if node.id in definitions:
                         queue.append(node.id)
                     if node.id in library and node.id not in own_functions and node.id not in definitions:
                         problems.append(f"it uses `{node.id}`, which this exercise asks you to write yourself")
                 problems += _node_problems(node, banned, library, aliases)
     return sorted(set(problems))
+
+
+def _current_bindings(statements: list[ast.stmt], body: list[ast.stmt]) -> list[ast.stmt]:
+    """The bindings of a name that can hold when the grader calls: after a last top-level `def`/`class` of the
+    name, earlier bindings are gone (a scratch cell that tried the library, then the student's own helper).
+    Bindings inside blocks may or may not run, so they all count."""
+    order = {id(s): i for i, s in enumerate(body)}
+    last_def = max((order[id(s)] for s in statements if isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef,
+                                                                         ast.ClassDef)) and id(s) in order),
+                   default=-1)
+    return [s for s in statements if order.get(id(s), -1) >= last_def]
 
 
 def _node_problems(node: ast.AST, banned: set[str], library: set[str], aliases: set[str]) -> list[str]:
@@ -192,6 +227,8 @@ def _node_problems(node: ast.AST, banned: set[str], library: set[str], aliases: 
             problems.append(f"it uses `{node.attr}`, which this exercise asks you to write yourself")
         elif node.attr.startswith("_") and not node.attr.startswith("__") and from_library:
             problems.append(f"it uses the private attribute `.{node.attr}` of a library")
+        elif node.attr in LIBRARY_LOADERS and from_library:
+            problems.append(f"it loads code from a file (`.{node.attr}`)")
     elif isinstance(node, ast.ImportFrom):
         for alias in node.names:
             if alias.name in banned or ((node.module or "").startswith("course_lib") and alias.name in library):
@@ -212,9 +249,14 @@ def _node_problems(node: ast.AST, banned: set[str], library: set[str], aliases: 
 def _notebook_problems(body: list[ast.stmt], aliases: set[str]) -> list[str]:
     """Reflection and library changes anywhere in the notebook (they can reach any function)."""
     problems = []
+    magic_calls = {id(n.value.func) for statement in body for n in ast.walk(statement)
+                   if isinstance(n, ast.Attribute) and n.attr in MAGIC_RUNNERS | {"system", "getoutput"}
+                   and isinstance(n.value, ast.Call) and isinstance(n.value.func, ast.Name)}
     for statement in body:
         for node in ast.walk(statement):
-            if isinstance(node, ast.Name) and node.id in REFLECTION_NAMES:
+            if isinstance(node, ast.Name) and node.id == "get_ipython" and id(node) not in magic_calls:
+                problems.append("the notebook uses `get_ipython()` beyond magics, which the grader cannot follow")
+            elif isinstance(node, ast.Name) and node.id in REFLECTION_NAMES:
                 problems.append(f"the notebook uses `{node.id}` (reflection), which the grader cannot follow")
             elif isinstance(node, ast.Attribute) and node.attr in REFLECTION_ATTRIBUTES:
                 problems.append(f"the notebook uses `.{node.attr}`, which reaches past what the grader can follow")

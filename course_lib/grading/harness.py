@@ -38,8 +38,9 @@ from course_lib.grading.wire import WireError, decode, encode
 
 MAX_NOTEBOOK_BYTES = 200 * 2**20
 MAX_CELL_ERRORS = 20                      # cell errors kept per student (each at most 1000 characters)
-MAX_CALLBACK_NUMBERS = 1_000_000          # elements a student's code may send to a grader function at once
-GRADER_MEMORY = 8 * 2**30                 # address space of this (unsandboxed) process
+MAX_CALLBACK_NUMBERS = 100_000            # elements a student's code may send to a grader function at once
+MAX_CALLBACK_DIM = 4096                   # ... and along any one axis (a grader function may be quadratic in it)
+GRADER_MEMORY = 6 * 2**30                 # address space of this (unsandboxed) process
 
 
 def _tensors(value):
@@ -307,10 +308,12 @@ class Grader:
             if function is None:
                 raise ValueError("no such function")
             args, kwargs = decode(message.get("args")), decode(message.get("kwargs"))
-            numbers_sent = sum(v.numel() for v in _tensors((args, kwargs)))
-            if numbers_sent > MAX_CALLBACK_NUMBERS:
-                raise ValueError(f"the grader's function takes at most {MAX_CALLBACK_NUMBERS:,} numbers per call, "
-                                 f"got {numbers_sent:,}")
+            tensors = list(_tensors((args, kwargs)))
+            numbers_sent = sum(v.numel() for v in tensors)
+            longest = max((size for v in tensors for size in v.shape), default=0)
+            if numbers_sent > MAX_CALLBACK_NUMBERS or longest > MAX_CALLBACK_DIM:
+                raise ValueError(f"the grader's function takes at most {MAX_CALLBACK_NUMBERS:,} numbers per call and "
+                                 f"{MAX_CALLBACK_DIM} along any axis, got {numbers_sent:,} (longest axis {longest})")
             return {"value": encode(function(*args, **dict(kwargs)))}
         except Exception as error:        # the grader's function failed on what the student passed it
             base = next(c.__name__ for c in type(error).__mro__ if c.__module__ == "builtins")

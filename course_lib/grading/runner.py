@@ -281,7 +281,9 @@ def main(argv: list[str]) -> None:
     os.dup2(null, 0)                                         # input() in student code sees end of file
     os.close(null)
     install_watches()
-    Runner(requests, replies).serve()
+    runner = Runner(requests, replies)
+    runner.send({"ready": True})          # start-up (Python, torch, IPython) is not charged to the first cell
+    runner.serve()
 
 
 if __name__ == "__main__":

@@ -41,6 +41,7 @@ from course_lib.grading.wire import MAX_FRAME, frame_length, parse_frame, write_
 
 SANDBOX_UID_BASE = 61000          # as root: each sandbox runs as its own uid/gid from here on
 SANDBOX_UID_COUNT = 1000
+STARTUP_SECONDS = 120             # Python, torch and IPython starting in the sandbox, before any student code
 
 
 class StudentTimeout(Exception):
@@ -350,6 +351,14 @@ class Session:
         self.replies = reply_r
         self.generation += 1
         threading.Thread(target=self._drain_log, args=(log_r,), daemon=True).start()
+        try:
+            ready = self._read(time.monotonic() + max(STARTUP_SECONDS, self.cell_timeout))
+        except (StudentTimeout, StudentCrash) as error:
+            self.kill()
+            raise StudentCrash(f"the grader's Python process did not start ({error or 'timed out'})") from None
+        if ready.get("ready") is not True:
+            self.kill()
+            raise StudentCrash("the grader's Python process did not start")
 
     def _drain_log(self, fd: int) -> None:
         with os.fdopen(fd, "rb", buffering=0) as stream:
