@@ -97,6 +97,13 @@ def hidden_test_lines(assignment: str, min_length: int = 20) -> list[str]:
     return lines
 
 
+def points_per_test(assignment: str) -> dict[str, float]:
+    """grade_id -> points of every graded test cell in the instructor's source notebook."""
+    nb = nbformat.read(ROOT / "solutions" / assignment / f"{assignment}.ipynb", as_version=4)
+    return {nbgrader_meta(c)["grade_id"]: nbgrader_meta(c)["points"]
+            for c in nb.cells if nbgrader_meta(c).get("grade") and nbgrader_meta(c).get("points")}
+
+
 def fingerprint(folder: Path) -> dict[str, str]:
     """Every file under ``folder`` -> its SHA-256: equal before and after means nothing was modified."""
     import hashlib

@@ -28,11 +28,12 @@ from nbgrader_course import ROOT, csv_scores, filled_in, fingerprint, hidden_tes
 pytestmark = pytest.mark.slow
 
 TIMEOUT = 10
-CH01 = "01_integer_dimension"        # tests: append_position 4, row_entropy 3, logit_growth 3
-CH05 = "05_rope"                     # tests: rope_interleaved 4, rope_half 3, rope_attention 3
+CH01 = "01_integer_dimension"        # tests: append_position 2, row_entropy 3, logit_growth 2, cosine_after_layernorm 3
+CH05 = "05_rope"                     # tests: rope_interleaved 4, rope_half 3, decode_step 2, smallest_base 1
 
 WRONG_GROWTH = "def logit_growth(n_short, n_long):\n    return 1.0\n"
 WRONG_ENTROPY = "def row_entropy(weights):\n    return weights.sum(-1) * 0\n"
+WRONG_COSINE = "def cosine_after_layernorm(rho, p, q, d, mode):\n    return 0.0\n"
 
 # Forge: the answers are wrong; the attack tries to make the tests pass anyway.
 FORGE = {
@@ -335,18 +336,19 @@ def ch01_class() -> dict[str, tuple[str, object, float]]:
     """student -> (file name, notebook, the score its honest work deserves)."""
     honest = filled_in(_release(CH01), _source(CH01))
     blank = {"append_position": "def append_position(x):\n    raise NotImplementedError()",
-             "row_entropy": WRONG_ENTROPY, "logit_growth": WRONG_GROWTH}
+             "row_entropy": WRONG_ENTROPY, "logit_growth": WRONG_GROWTH,
+             "cosine_after_layernorm": WRONG_COSINE}
     cases = {"aaa-honest": (f"{CH01}.ipynb", honest, 10)}
     for group in (FORGE, SPY, SABOTAGE):
         for label, attack in group.items():
             cases[f"attack-{label}"] = (f"{CH01}.ipynb", _with_attack(CH01, attack, blank), 0)
     # The same attacks beside real work keep exactly that work's points.
     # (its setattr/globals() also break the notebook-wide reflection rule, which costs the by-hand
-    # append_position its 4 points: 3 of the 7 the answers alone would earn)
+    # append_position its 2 points: 5 of the 7 the answers alone would earn)
     cases["attack-patch-checkers-with-work"] = (
-        f"{CH01}.ipynb", _with_attack(CH01, FORGE["patch-checkers"], {"row_entropy": WRONG_ENTROPY}), 3)
+        f"{CH01}.ipynb", _with_attack(CH01, FORGE["patch-checkers"], {"row_entropy": WRONG_ENTROPY}), 5)
     cases["attack-swallow-interrupts-with-work"] = (
-        f"{CH01}.ipynb", _with_attack(CH01, "", {"logit_growth": WRONG_GROWTH + SABOTAGE["swallow-interrupts"]}), 7)
+        f"{CH01}.ipynb", _with_attack(CH01, "", {"logit_growth": WRONG_GROWTH + SABOTAGE["swallow-interrupts"]}), 8)
     forged = _with_attack(CH01, FORGED_REPORT, {})
     cases["attack-forge-report"] = (f"{CH01}.ipynb", forged, 10)
     flood = _with_attack(CH01, "", blank)
@@ -358,7 +360,7 @@ def ch01_class() -> dict[str, tuple[str, object, float]]:
         "append_position": "def append_position(x):\n    batch, seq, _ = x.shape\n    while seq == 50:\n        pass\n"
                            "    positions = torch.arange(seq, dtype=x.dtype)[None, :, None].expand(batch, seq, 1)\n"
                            "    return torch.cat([x, positions], dim=-1)\n"})
-    cases["honest-hangs-once"] = (f"{CH01}.ipynb", hang_once, 6)
+    cases["honest-hangs-once"] = (f"{CH01}.ipynb", hang_once, 8)
     cases["zzz-honest"] = (f"{CH01}.ipynb", honest, 10)
     return cases
 

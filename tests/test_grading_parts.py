@@ -148,10 +148,22 @@ def test_honest_code_passes_even_when_it_mentions_the_banned_name_in_comments_an
     (["import course_lib\nG = course_lib.rope.apply_rope.__globals__\nG['_State'] = None", "def f(x):\n    return x"],
      "__globals__"),
     (["ip = get_ipython()\nip.user_ns['f'] = ip.user_ns['apply_rope']", "def f(x):\n    return x"], "user_ns"),
+    # `sys` is allowed for printing only
+    (["import sys\ndef f(x):\n    return sys.modules['course_lib'].apply_rope(x)"], "imports `sys`"),
+    (["import sys\nprint('hi', file=sys.stderr)\nm = sys\ndef f(x):\n    return x"], "imports `sys`"),
+    (["import sys as s\nsys = s\ndef f(x):\n    return vars(sys)"], "imports `sys`"),
+    (["import sys\nsys.stderr = None\ndef f(x):\n    return x"], "imports `sys`"),
+    (["from sys import modules\ndef f(x):\n    return modules['course_lib'].apply_rope(x)"], "imports `sys`"),
 ])
 def test_each_route_around_a_banned_function_is_named(cells, expected):
     problems = by_hand.violations(cells, "f", BANNED, LIBRARY)
     assert any(expected in p for p in problems), problems
+
+
+def test_printing_to_stderr_is_not_reflection():
+    cells = ["import sys\nfrom sys import stdout\ndef f(x):\n    print('called', file=sys.stderr)\n"
+             "    print(sys.version_info >= (3, 10), file=stdout)\n    return x"]
+    assert by_hand.violations(cells, "f", BANNED, LIBRARY) == []
 
 
 def test_a_function_whose_code_is_not_in_the_notebook_cannot_be_checked_and_fails():

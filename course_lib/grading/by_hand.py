@@ -50,6 +50,8 @@ REFLECTION_MODULES = {"importlib", "sys", "builtins", "inspect", "gc", "ctypes",
                       "pydoc", "pkgutil", "runpy", "code", "codeop", "dill", "cloudpickle", "copyreg", "_thread",
                       "imp", "zipimport", "cffi", "multiprocessing", "subprocess", "pty", "IPython", "concurrent"}
 LIBRARY_MODULES = {"torch", "course_lib", "numpy", "math", "cmath"}
+# `sys` is reflection (sys.modules, sys._getframe) but also where stderr lives: these uses stay allowed.
+PLAIN_SYS_ATTRIBUTES = {"stdout", "stderr", "version", "version_info", "float_info", "maxsize", "platform"}
 MAGIC_RUNNERS = {"run_line_magic", "run_cell_magic"}
 
 
@@ -246,14 +248,47 @@ def _node_problems(node: ast.AST, banned: set[str], library: set[str], aliases: 
     return problems
 
 
+def _plain_sys_uses(body: list[ast.stmt]) -> set[int]:
+    """ids of `import sys` / `from sys import stderr` nodes whose every use is a plain one (sys.stderr, …).
+
+    If any name bound to `sys` is used otherwise (sys.modules, vars(sys), passing sys along), none is plain."""
+    names, imports = set(), []
+    for statement in body:
+        for node in ast.walk(statement):
+            if isinstance(node, ast.Import) and all(a.name == "sys" for a in node.names):
+                names |= {a.asname or a.name for a in node.names}
+                imports.append(node)
+            elif isinstance(node, ast.ImportFrom) and node.module == "sys" and not node.level \
+                    and all(a.name in PLAIN_SYS_ATTRIBUTES for a in node.names):
+                imports.append(node)
+    if not imports:
+        return set()
+    plain_names = set()
+    for statement in body:
+        for node in ast.walk(statement):
+            if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in names \
+                    and node.attr in PLAIN_SYS_ATTRIBUTES and isinstance(node.ctx, ast.Load):
+                plain_names.add(id(node.value))
+    for statement in body:
+        for node in ast.walk(statement):
+            if isinstance(node, ast.Name) and node.id in names and id(node) not in plain_names:
+                return set()
+            if isinstance(node, (ast.Global, ast.Nonlocal)) and names & set(node.names):
+                return set()
+    return {id(node) for node in imports}
+
+
 def _notebook_problems(body: list[ast.stmt], aliases: set[str]) -> list[str]:
     """Reflection and library changes anywhere in the notebook (they can reach any function)."""
     problems = []
     magic_calls = {id(n.value.func) for statement in body for n in ast.walk(statement)
                    if isinstance(n, ast.Attribute) and n.attr in MAGIC_RUNNERS | {"system", "getoutput"}
                    and isinstance(n.value, ast.Call) and isinstance(n.value.func, ast.Name)}
+    plain_sys = _plain_sys_uses(body)
     for statement in body:
         for node in ast.walk(statement):
+            if id(node) in plain_sys:
+                continue
             if isinstance(node, ast.Name) and node.id == "get_ipython" and id(node) not in magic_calls:
                 problems.append("the notebook uses `get_ipython()` beyond magics, which the grader cannot follow")
             elif isinstance(node, ast.Name) and node.id in REFLECTION_NAMES:

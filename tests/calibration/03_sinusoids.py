@@ -7,18 +7,22 @@ must lose their points (see tests/test_grading.py).
 
 _TABLE = """
 def sinusoidal_pe(num_positions, d_model, base=10000.0):
+    {check}
     positions = torch.arange({start}, num_positions + {start}, dtype=torch.float64)[:, None]
-    frequencies = base ** (-torch.arange(0, d_model, 2, dtype=torch.float64) {exponent})
+    frequencies = {base} ** (-torch.arange(0, d_model, 2, dtype=torch.float64) {exponent})
     angles = positions {op} frequencies
     table = torch.empty(num_positions, d_model, dtype=torch.float64)
     table[:, 0::2] = torch.{even}(angles)
     table[:, 1::2] = torch.{odd}(angles)
-    return table.float()
+    return table{end}
 """
 
+_CHECK = 'if d_model % 2:\n        raise ValueError(f"d_model must be even, got {d_model}")'
 
-def _table(start=0, exponent="/ d_model", op="*", even="sin", odd="cos"):
-    return _TABLE.format(start=start, exponent=exponent, op=op, even=even, odd=odd)
+
+def _table(start=0, exponent="/ d_model", op="*", even="sin", odd="cos", check=_CHECK, base="base", end=".float()"):
+    """The solution's table with one part changed (the defaults give the right answer)."""
+    return _TABLE.format(start=start, exponent=exponent, op=op, even=even, odd=odd, check=check, base=base, end=end)
 
 
 _ROTATION = """
@@ -26,18 +30,37 @@ def offset_matrix(k, d_model, base=10000.0):
     m = torch.zeros(d_model, d_model, dtype=torch.float64)
     for i in range(d_model // 2):
         b = {angle}
-        m[2 * i, 2 * i], m[2 * i, 2 * i + 1] = math.cos(b), {top_right}
-        m[2 * i + 1, 2 * i], m[2 * i + 1, 2 * i + 1] = {bottom_left}, math.cos(b)
-    return m.float()
+        m[2 * i, 2 * i], m[2 * i, 2 * i + 1] = {diagonal}, {top_right}
+        m[2 * i + 1, 2 * i], m[2 * i + 1, 2 * i + 1] = {bottom_left}, {diagonal}
+    return m{end}
 """
 
 
-def _rotation(angle="k * base ** (-2 * i / d_model)", top_right="math.sin(b)", bottom_left="-math.sin(b)"):
+def _rotation(angle="k * base ** (-2 * i / d_model)", top_right="math.sin(b)", bottom_left="-math.sin(b)",
+              diagonal="math.cos(b)", end=".float()"):
     """The solution's offset matrix with one part changed (the defaults give the right answer)."""
-    return _ROTATION.format(angle=angle, top_right=top_right, bottom_left=bottom_left)
+    return _ROTATION.format(angle=angle, top_right=top_right, bottom_left=bottom_left, diagonal=diagonal, end=end)
+
+
+_PERMUTE = """
+def to_interleaved_weight(weight):
+    d_model = weight.shape[1]
+    perm = torch.cat([torch.arange(0, d_model, 2), torch.arange(1, d_model, 2)])
+    return {body}
+"""
+
+_ANSWERS = {"random": False, "orthogonal": True, "offset": True, "pair_scale": True, "feature_scale": False,
+            "raw": True, "token": False, "centred": False, "sines_only": False, "slip": True}
+
+
+def _answers(**changes):
+    """The dict of exercise 5 with some values changed."""
+    values = {**_ANSWERS, **changes}
+    return "which_are_offset_only = {\n" + "".join(f"    {k!r}: {v!r},\n" for k, v in values.items()) + "}\n"
 
 
 WRONG_ANSWERS = {
+    # ---- exercise 1: the table -------------------------------------------------------------------------
     "position / div_term (the classic slip)": {
         "cell": "sinusoidal_pe", "breaks": ["test_sinusoidal_pe"], "source": _table(op="/"),
     },
@@ -55,6 +78,8 @@ WRONG_ANSWERS = {
         "breaks": ["test_sinusoidal_pe"],
         "source": """
 def sinusoidal_pe(num_positions, d_model, base=10000.0):
+    if d_model % 2:
+        raise ValueError(f"d_model must be even, got {d_model}")
     positions = torch.arange(num_positions, dtype=torch.float64)[:, None]
     j = torch.arange(d_model, dtype=torch.float64)
     angles = positions * base ** (-j / d_model)
@@ -67,38 +92,85 @@ def sinusoidal_pe(num_positions, d_model, base=10000.0):
         "breaks": ["test_sinusoidal_pe"],
         "source": """
 def sinusoidal_pe(num_positions, d_model, base=10000.0):
+    if d_model % 2:
+        raise ValueError(f"d_model must be even, got {d_model}")
     positions = torch.arange(num_positions, dtype=torch.float64)[:, None]
     angles = positions * base ** (-torch.arange(0, d_model, 2, dtype=torch.float64) / d_model)
     return torch.cat([torch.sin(angles), torch.cos(angles)], dim=1).float()
 """,
     },
+    "base fixed at 10000 (the argument ignored)": {
+        "cell": "sinusoidal_pe", "breaks": ["test_sinusoidal_pe"], "source": _table(base="10000.0"),
+    },
+    "returns the float64 table (the prompt asks for float32)": {
+        "cell": "sinusoidal_pe", "breaks": ["test_sinusoidal_pe"], "source": _table(end=""),
+    },
+    "no check for an odd d_model (torch's own shape error escapes)": {
+        "cell": "sinusoidal_pe", "breaks": ["test_sinusoidal_pe"], "source": _table(check="pass"),
+    },
+    "torch's error re-raised as a bare ValueError()": {
+        "cell": "sinusoidal_pe",
+        "breaks": ["test_sinusoidal_pe"],
+        "source": """
+def sinusoidal_pe(num_positions, d_model, base=10000.0):
+    positions = torch.arange(num_positions, dtype=torch.float64)[:, None]
+    angles = positions * base ** (-torch.arange(0, d_model, 2, dtype=torch.float64) / d_model)
+    table = torch.empty(num_positions, d_model, dtype=torch.float64)
+    try:
+        table[:, 0::2] = torch.sin(angles)
+        table[:, 1::2] = torch.cos(angles)
+    except RuntimeError:
+        raise ValueError()
+    return table.float()
+""",
+    },
+    "rows stacked in a loop (breaks for num_positions = 0)": {
+        "cell": "sinusoidal_pe",
+        "breaks": ["test_sinusoidal_pe"],
+        "source": """
+def sinusoidal_pe(num_positions, d_model, base=10000.0):
+    if d_model % 2:
+        raise ValueError(f"d_model must be even, got {d_model}")
+    frequencies = base ** (-torch.arange(0, d_model, 2, dtype=torch.float64) / d_model)
+    rows = []
+    for p in range(num_positions):
+        row = torch.empty(d_model, dtype=torch.float64)
+        row[0::2], row[1::2] = torch.sin(p * frequencies), torch.cos(p * frequencies)
+        rows.append(row)
+    return torch.stack(rows).float()
+""",
+    },
+    # ---- exercise 2: the offset matrix -----------------------------------------------------------------
     "rotation block transposed (moves k back instead of k on)": {
         "cell": "offset_matrix",
         "breaks": ["test_offset_matrix"],
         "source": _rotation(top_right="-math.sin(b)", bottom_left="math.sin(b)"),
     },
     "rotates every pair by the same angle k": {
-        "cell": "offset_matrix",
-        "breaks": ["test_offset_matrix"],
-        "source": _rotation(angle="float(k)"),
+        "cell": "offset_matrix", "breaks": ["test_offset_matrix"], "source": _rotation(angle="float(k)"),
     },
+    "pair frequency with exponent i/d (i the pair index)": {
+        "cell": "offset_matrix", "breaks": ["test_offset_matrix"], "source": _rotation(angle="k * base ** (-i / d_model)"),
+    },
+    "base fixed at 10000 in the offset matrix": {
+        "cell": "offset_matrix", "breaks": ["test_offset_matrix"],
+        "source": _rotation(angle="k * 10000.0 ** (-2 * i / d_model)"),
+    },
+    "sin and cos swapped inside the block": {
+        "cell": "offset_matrix", "breaks": ["test_offset_matrix"],
+        "source": _rotation(diagonal="math.sin(b)", top_right="math.cos(b)", bottom_left="-math.cos(b)"),
+    },
+    "returns the float64 matrix (the prompt asks for float32)": {
+        "cell": "offset_matrix", "breaks": ["test_offset_matrix"], "source": _rotation(end=""),
+    },
+    # ---- exercise 3: halves -> interleaved ---------------------------------------------------------------
     "uses P instead of its inverse": {
-        "cell": "to_interleaved_weight",
-        "breaks": ["test_to_interleaved_weight"],
-        "source": """
-def to_interleaved_weight(weight):
-    d_model = weight.shape[1]
-    perm = torch.cat([torch.arange(0, d_model, 2), torch.arange(1, d_model, 2)])
-    return weight[:, perm].clone()
-""",
+        "cell": "to_interleaved_weight", "breaks": ["test_to_interleaved_weight"],
+        "source": _PERMUTE.format(body="weight[:, perm].clone()"),
     },
     "believes the layout does not matter (returns the weight unchanged)": {
-        "cell": "to_interleaved_weight",
-        "breaks": ["test_to_interleaved_weight"],
-        "source": """
-def to_interleaved_weight(weight):
-    return weight.clone()
-""",
+        "cell": "to_interleaved_weight", "breaks": ["test_to_interleaved_weight"],
+        "source": "def to_interleaved_weight(weight):\n    return weight.clone()\n",
     },
     "permutes in place, changing the caller's weight": {
         "cell": "to_interleaved_weight",
@@ -111,6 +183,157 @@ def to_interleaved_weight(weight):
     return weight
 """,
     },
+    "returns float32 for a float64 weight": {
+        "cell": "to_interleaved_weight", "breaks": ["test_to_interleaved_weight"],
+        "source": _PERMUTE.format(body="weight[:, torch.argsort(perm)].float()"),
+    },
+    "permutes the rows (outputs) instead of the columns (inputs)": {
+        "cell": "to_interleaved_weight", "breaks": ["test_to_interleaved_weight"],
+        "source": _PERMUTE.format(body="weight[torch.argsort(perm)].clone()"),
+    },
+    "reshape trick the wrong way round (pairs read as halves)": {
+        "cell": "to_interleaved_weight",
+        "breaks": ["test_to_interleaved_weight"],
+        "source": """
+def to_interleaved_weight(weight):
+    out, d_model = weight.shape
+    return weight.reshape(out, d_model // 2, 2).transpose(1, 2).reshape(out, d_model).clone()
+""",
+    },
+    # ---- exercise 4: is the score matrix offset-only? ----------------------------------------------------
+    "checks only the main diagonal": {
+        "cell": "is_offset_only",
+        "breaks": ["test_is_offset_only"],
+        "source": """
+def is_offset_only(scores, atol=1e-4):
+    d = scores.diagonal(dim1=-2, dim2=-1)
+    return bool((d.max(dim=-1).values - d.min(dim=-1).values <= atol).all())
+""",
+    },
+    "confuses offset-only with symmetric": {
+        "cell": "is_offset_only",
+        "breaks": ["test_is_offset_only"],
+        "source": """
+def is_offset_only(scores, atol=1e-4):
+    if scores.shape[-1] != scores.shape[-2]:
+        return True
+    return bool(torch.allclose(scores, scores.transpose(-1, -2), atol=atol, rtol=0))
+""",
+    },
+    "checks that every row is the first row rolled (circulant, not Toeplitz)": {
+        "cell": "is_offset_only",
+        "breaks": ["test_is_offset_only"],
+        "source": """
+def is_offset_only(scores, atol=1e-4):
+    n_q = scores.shape[-2]
+    first = scores[..., 0, :]
+    for i in range(1, n_q):
+        if (scores[..., i, :] - torch.roll(first, i, dims=-1)).abs().max() > atol:
+            return False
+    return True
+""",
+    },
+    "neighbouring differences without abs (misses entries that went down)": {
+        "cell": "is_offset_only",
+        "breaks": ["test_is_offset_only"],
+        "source": """
+def is_offset_only(scores, atol=1e-4):
+    steps = scores[..., 1:, 1:] - scores[..., :-1, :-1]
+    return bool((steps <= atol).all())
+""",
+    },
+    "exact equality (no tolerance)": {
+        "cell": "is_offset_only",
+        "breaks": ["test_is_offset_only"],
+        "source": """
+def is_offset_only(scores, atol=1e-4):
+    return torch.equal(scores[..., 1:, 1:], scores[..., :-1, :-1])
+""",
+    },
+    "a single matrix only (the batch and head axes read as rows and columns)": {
+        "cell": "is_offset_only",
+        "breaks": ["test_is_offset_only"],
+        "source": """
+def is_offset_only(scores, atol=1e-4):
+    n_q, n_k = scores.shape[0], scores.shape[1]
+    for offset in range(1 - n_q, n_k):
+        d = torch.diagonal(scores, offset)
+        if (d.max() - d.min()).max() > atol:
+            return False
+    return True
+""",
+    },
+    "square matrices only (the diagonals of n_q offsets each way)": {
+        "cell": "is_offset_only",
+        "breaks": ["test_is_offset_only"],
+        "source": """
+def is_offset_only(scores, atol=1e-4):
+    n = scores.shape[-2]
+    for offset in range(1 - n, n):
+        d = scores.diagonal(offset=offset, dim1=-2, dim2=-1)
+        if d.shape[-1] > 0 and (d.max(dim=-1).values - d.min(dim=-1).values > atol).any():
+            return False
+    return True
+""",
+    },
+    "strictly less than atol (the prompt says at most)": {
+        "cell": "is_offset_only",
+        "breaks": ["test_is_offset_only"],
+        "source": """
+def is_offset_only(scores, atol=1e-4):
+    n_q, n_k = scores.shape[-2:]
+    for offset in range(1 - n_q, n_k):
+        d = scores.diagonal(offset=offset, dim1=-2, dim2=-1)
+        if not (d.max(dim=-1).values - d.min(dim=-1).values < atol).all():
+            return False
+    return True
+""",
+    },
+    # ---- exercise 5: predictions -------------------------------------------------------------------------
+    "believes the projections keep the table's relative property": {
+        "cell": "which_are_offset_only", "breaks": ["test_offset_only_projections"],
+        "source": _answers(random=True, feature_scale=True),
+    },
+    "believes any mixing (even an orthogonal one) makes the score absolute": {
+        "cell": "which_are_offset_only", "breaks": ["test_offset_only_projections"],
+        "source": _answers(orthogonal=False),
+    },
+    "believes the offset matrix M_5 in W_K makes the score absolute": {
+        "cell": "which_are_offset_only", "breaks": ["test_offset_only_projections"],
+        "source": _answers(offset=False),
+    },
+    "believes any diagonal scaling keeps it relative": {
+        "cell": "which_are_offset_only", "breaks": ["test_offset_only_projections"],
+        "source": _answers(feature_scale=True),
+    },
+    "believes any scaling at all breaks it": {
+        "cell": "which_are_offset_only", "breaks": ["test_offset_only_projections"],
+        "source": _answers(pair_scale=False, feature_scale=False, orthogonal=False),
+    },
+    "believes the slip also breaks the relative property": {
+        "cell": "which_are_offset_only", "breaks": ["test_offset_only_inputs"],
+        "source": _answers(slip=False),
+    },
+    "believes adding the same token everywhere keeps the score relative": {
+        "cell": "which_are_offset_only", "breaks": ["test_offset_only_inputs"],
+        "source": _answers(token=True),
+    },
+    "believes centring (LayerNorm's mean) keeps the score relative": {
+        "cell": "which_are_offset_only", "breaks": ["test_offset_only_inputs"],
+        "source": _answers(centred=True),
+    },
+    "believes the sines alone are relative (the cosine partner is decoration)": {
+        "cell": "which_are_offset_only", "breaks": ["test_offset_only_inputs"],
+        "source": _answers(sines_only=True),
+    },
+    "believes everything built on the table stays relative": {
+        "cell": "which_are_offset_only", "breaks": ["test_offset_only_projections", "test_offset_only_inputs"],
+        "source": _answers(**{k: True for k in _ANSWERS}),
+    },
+    "answers written as strings ('True') instead of booleans": {
+        "cell": "which_are_offset_only", "breaks": ["test_offset_only_projections", "test_offset_only_inputs"],
+        "source": "which_are_offset_only = " + repr({k: str(v) for k, v in _ANSWERS.items()}) + "\n",
+    },
 }
 
 # Correct answers written differently from the solution: they must score full marks.
@@ -119,6 +342,8 @@ RIGHT_ANSWERS = {
         "cell": "sinusoidal_pe",
         "source": """
 def sinusoidal_pe(num_positions, d_model, base=10000.0):
+    if d_model % 2 == 1:
+        raise ValueError("d_model must be even")
     pe = torch.zeros(num_positions, d_model)
     p = torch.arange(num_positions, dtype=torch.float32)[:, None]
     two_i = torch.arange(0, d_model, 2, dtype=torch.float32)
@@ -127,16 +352,37 @@ def sinusoidal_pe(num_positions, d_model, base=10000.0):
     return pe
 """,
     },
-    "plain Python loops with math.sin / math.cos": {
+    "plain Python loops with math.sin / math.cos, an assert-style check and a warning": {
         "cell": "sinusoidal_pe",
         "source": """
+import warnings
+
 def sinusoidal_pe(num_positions, d_model, base=10000.0):
+    if d_model % 2:
+        raise ValueError(f"sinusoidal_pe: d_model={d_model} is odd, but it must be even")
+    if num_positions == 0:
+        warnings.warn("an empty table")
     pe = torch.zeros(num_positions, d_model)
     for p in range(num_positions):
         for i in range(d_model // 2):
             angle = p / base ** (2 * i / d_model)
             pe[p, 2 * i] = math.sin(angle)
             pe[p, 2 * i + 1] = math.cos(angle)
+    print("built a", tuple(pe.shape), "table")
+    return pe
+""",
+    },
+    "the Annotated Transformer's float32 exp/log div_term": {
+        "cell": "sinusoidal_pe",
+        "source": """
+def sinusoidal_pe(num_positions, d_model, base=10000.0):
+    if d_model % 2 != 0:
+        raise ValueError(f"d_model must be even (got {d_model})")
+    position = torch.arange(num_positions, dtype=torch.float32).unsqueeze(1)
+    div_term = torch.exp(torch.arange(0, d_model, 2, dtype=torch.float32) * -(math.log(base) / d_model))
+    pe = torch.zeros(num_positions, d_model)
+    pe[:, 0::2] = torch.sin(position * div_term)
+    pe[:, 1::2] = torch.cos(position * div_term)
     return pe
 """,
     },
@@ -151,6 +397,18 @@ def offset_matrix(k, d_model, base=10000.0):
     return torch.block_diag(*blocks).float()
 """,
     },
+    "offset matrix from strided diagonals in float32": {
+        "cell": "offset_matrix",
+        "source": """
+def offset_matrix(k, d_model, base=10000.0):
+    angle = k * base ** (-torch.arange(0, d_model, 2, dtype=torch.float64) / d_model)
+    c, s = torch.cos(angle).float(), torch.sin(angle).float()
+    m = torch.zeros(d_model, d_model)
+    idx = torch.arange(0, d_model, 2)
+    m[idx, idx], m[idx, idx + 1], m[idx + 1, idx], m[idx + 1, idx + 1] = c, s, -s, c
+    return m
+""",
+    },
     "inverse permutation built by scattering": {
         "cell": "to_interleaved_weight",
         "source": """
@@ -161,6 +419,73 @@ def to_interleaved_weight(weight):
     for j, source_column in enumerate(perm):
         new[:, source_column] = weight[:, j]
     return new
+""",
+    },
+    "reshape trick: halves (2, d/2) read as pairs": {
+        "cell": "to_interleaved_weight",
+        "source": """
+def to_interleaved_weight(weight):
+    out, d_model = weight.shape
+    return weight.reshape(out, 2, d_model // 2).transpose(1, 2).reshape(out, d_model).clone()
+""",
+    },
+    "neighbouring differences with abs and all() (no diagonal loop)": {
+        "cell": "is_offset_only",
+        "source": """
+def is_offset_only(scores, atol=1e-4):
+    steps = (scores[..., 1:, 1:] - scores[..., :-1, :-1]).abs()
+    return bool((steps <= atol).all())
+""",
+    },
+    "grouping entries by offset in a dict": {
+        "cell": "is_offset_only",
+        "source": """
+def is_offset_only(scores, atol=1e-4):
+    n_q, n_k = scores.shape[-2], scores.shape[-1]
+    for matrix in scores.reshape(-1, n_q, n_k).tolist():
+        groups = {}
+        for i in range(n_q):
+            for j in range(n_k):
+                groups.setdefault(j - i, []).append(matrix[i][j])
+        if any(max(g) - min(g) > atol for g in groups.values()):
+            return False
+    return True
+""",
+    },
+    "the answers measured in float64 with is_offset_only": {
+        "cell": "which_are_offset_only",
+        "source": """
+d, n = 16, 64
+p = torch.arange(n, dtype=torch.float64)[:, None]
+w = 10000.0 ** (-torch.arange(0, d, 2, dtype=torch.float64) / d)
+def table(angles):
+    t = torch.empty(n, d, dtype=torch.float64)
+    t[:, 0::2], t[:, 1::2] = torch.sin(angles), torch.cos(angles)
+    return t
+pe, slip = table(p * w), table(p / w)
+g = torch.Generator().manual_seed(0)
+r, _ = torch.linalg.qr(torch.randn(d, d, generator=g, dtype=torch.float64))
+m5 = offset_matrix(5, d).double()
+pair = (torch.rand(d // 2, generator=g, dtype=torch.float64) + 0.5).repeat_interleave(2)
+feature = torch.rand(d, generator=g, dtype=torch.float64) + 0.5
+e = torch.randn(d, generator=g, dtype=torch.float64)
+c = pe - pe.mean(dim=-1, keepdim=True)
+def score(w_q, w_k):
+    return (pe @ w_q) @ (pe @ w_k).T
+which_are_offset_only = {
+    "random": is_offset_only(score(torch.randn(d, d, generator=g, dtype=torch.float64),
+                                   torch.randn(d, d, generator=g, dtype=torch.float64))),
+    "orthogonal": is_offset_only(score(r, r)),
+    "offset": is_offset_only(score(torch.eye(d, dtype=torch.float64), m5.T)),
+    "pair_scale": is_offset_only(score(torch.diag(pair), torch.diag(pair))),
+    "feature_scale": is_offset_only(score(torch.diag(feature), torch.diag(feature))),
+    "raw": is_offset_only(pe @ pe.T),
+    "token": is_offset_only((pe + e) @ (pe + e).T),
+    "centred": is_offset_only(c @ c.T),
+    "sines_only": is_offset_only(pe[:, 0::2] @ pe[:, 0::2].T),
+    "slip": is_offset_only(slip @ slip.T),
+}
+print(which_are_offset_only)
 """,
     },
 }

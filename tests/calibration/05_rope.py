@@ -41,20 +41,37 @@ def _half(layout="torch.cat((angles, angles), dim=-1)",
     return _HALF.format(layout=layout, rotate=rotate)
 
 
-_ATTENTION = """
-def rope_attention(q, k, v, positions):
-    q_rot, k_rot, v_used = {q}, {k}, {v}
-    scores = q_rot @ k_rot.T {scale}
-    return torch.softmax(scores, dim={dim}) @ v_used
+_DECODE = """
+def decode_step(q, k, v, cache_k, cache_v, position):
+    where = torch.tensor([{where}])
+    q_rot = {q_rot}
+    k_rot = apply_rope(k[:, None, :], where)
+    cache_k = {cache_k}
+    cache_v = torch.cat((cache_v, {v_new}), dim=1)
+    scores = q_rot @ cache_k.mT {scale}
+    out = torch.softmax(scores, dim={dim}) @ cache_v
+    return out.squeeze(1), cache_k, cache_v
 """
 
 
-def _attention(q="apply_rope(q, positions)", k="apply_rope(k, positions)", v="v", scale="/ math.sqrt(q.shape[-1])",
-               dim="-1"):
-    return _ATTENTION.format(q=q, k=k, v=v, scale=scale, dim=dim)
+def _decode(where="position", q_rot="apply_rope(q[:, None, :], where)", cache_k="torch.cat((cache_k, k_rot), dim=1)",
+            v_new="v[:, None, :]", scale="/ math.sqrt(q.shape[-1])", dim="-1"):
+    return _DECODE.format(where=where, q_rot=q_rot, cache_k=cache_k, v_new=v_new, scale=scale, dim=dim)
+
+
+_BASE = """
+import math
+def smallest_base(seq_len, head_dim, pairs=1):
+    return {body}
+"""
+
+
+def _base(body):
+    return _BASE.format(body=body)
 
 
 WRONG_ANSWERS = {
+    # ---- exercise 1: interleaved RoPE by hand (4 points)
     "exponent i/d with i the pair index (frequencies fall too slowly)": {
         "cell": "rope_interleaved", "breaks": ["test_rope_interleaved"], "source": _interleaved(exponent="/ 2 / d"),
     },
@@ -68,6 +85,85 @@ WRONG_ANSWERS = {
         "cell": "rope_interleaved", "breaks": ["test_rope_interleaved"],
         "source": _interleaved(first=":d // 2", second="d // 2:"),
     },
+    "ignores the positions it is given (0, 1, 2, ... always)": {
+        "cell": "rope_interleaved", "breaks": ["test_rope_interleaved"],
+        "source": _interleaved().replace("positions.to(torch.float64)", "torch.arange(x.shape[0], dtype=torch.float64)"),
+    },
+    "computes the angles in x's dtype (float16 angles are off by radians at position 1000)": {
+        "cell": "rope_interleaved", "breaks": ["test_rope_interleaved"],
+        "source": """
+def rope_interleaved(x, positions, base=10000.0):
+    d = x.shape[-1]
+    theta = base ** (-torch.arange(0, d, 2, dtype=x.dtype) / d)
+    angles = positions.to(x.dtype)[:, None] * theta
+    cos, sin = angles.cos(), angles.sin()
+    out = torch.empty_like(x)
+    out[:, 0::2] = x[:, 0::2] * cos - x[:, 1::2] * sin
+    out[:, 1::2] = x[:, 0::2] * sin + x[:, 1::2] * cos
+    return out
+""",
+    },
+    "returns float64 whatever x's dtype (forgets to convert back)": {
+        "cell": "rope_interleaved", "breaks": ["test_rope_interleaved"],
+        "source": _interleaved().replace("return out.to(x.dtype)", "return out"),
+    },
+    "float32 work and float32 result for every dtype": {
+        "cell": "rope_interleaved", "breaks": ["test_rope_interleaved"],
+        "source": _interleaved().replace("torch.float64", "torch.float32").replace(".double()", ".float()")
+                                .replace("return out.to(x.dtype)", "return out"),
+    },
+    "builds the result from Python numbers (the gradient never reaches x)": {
+        "cell": "rope_interleaved", "breaks": ["test_rope_interleaved"],
+        "source": """
+def rope_interleaved(x, positions, base=10000.0):
+    d = x.shape[-1]
+    rows = []
+    for row, m in zip(x.tolist(), positions.tolist()):
+        out = []
+        for i in range(d // 2):
+            angle = m * base ** (-2 * i / d)
+            a, b = row[2 * i], row[2 * i + 1]
+            out += [a * math.cos(angle) - b * math.sin(angle), a * math.sin(angle) + b * math.cos(angle)]
+        rows.append(out)
+    return torch.tensor(rows, dtype=x.dtype)
+""",
+    },
+    "rotates x in place (the caller's x changes)": {
+        "cell": "rope_interleaved", "breaks": ["test_rope_interleaved"],
+        "source": """
+def rope_interleaved(x, positions, base=10000.0):
+    d = x.shape[-1]
+    theta = base ** (-torch.arange(0, d, 2, dtype=torch.float64) / d)
+    angles = positions.to(torch.float64)[:, None] * theta
+    cos, sin = angles.cos(), angles.sin()
+    a, b = x[:, 0::2].double(), x[:, 1::2].double()
+    x[:, 0::2] = (a * cos - b * sin).to(x.dtype)
+    x[:, 1::2] = (a * sin + b * cos).to(x.dtype)
+    return x.clone()
+""",
+    },
+    "updates the even features first, then uses the updated ones for the odd": {
+        "cell": "rope_interleaved", "breaks": ["test_rope_interleaved"],
+        "source": """
+def rope_interleaved(x, positions, base=10000.0):
+    d = x.shape[-1]
+    theta = base ** (-torch.arange(0, d, 2, dtype=torch.float64) / d)
+    angles = positions.to(torch.float64)[:, None] * theta
+    out = x.double().clone()
+    out[:, 0::2] = out[:, 0::2] * angles.cos() - out[:, 1::2] * angles.sin()
+    out[:, 1::2] = out[:, 0::2] * angles.sin() + out[:, 1::2] * angles.cos()
+    return out.to(x.dtype)
+""",
+    },
+    "calls course_lib's apply_rope instead of writing the interleaved rotation": {
+        "cell": "rope_interleaved", "breaks": ["test_rope_interleaved"],
+        "source": """
+from course_lib import apply_rope
+def rope_interleaved(x, positions, base=10000.0):
+    return apply_rope(x, positions, base)
+""",
+    },
+    # ---- exercise 2: half-split RoPE by hand (3 points)
     "rotate_half with the signs swapped, [x2 ‖ -x1]": {
         "cell": "rope_half", "breaks": ["test_rope_half"],
         "source": _half(rotate="torch.cat((x64[:, d // 2:], -x64[:, : d // 2]), dim=-1)"),
@@ -80,10 +176,27 @@ WRONG_ANSWERS = {
         "source": _half(rotate="torch.stack((-x64[:, 1::2], x64[:, 0::2]), dim=-1).flatten(-2)",
                         layout="angles.repeat_interleave(2, dim=-1)"),
     },
-    "ignores the positions it was given (always 0, 1, 2, ...)": {
-        "cell": "rope_attention", "breaks": ["test_rope_attention"], "source": _attention(q="apply_rope(q)", k="apply_rope(k)"),
+    "pairs feature i with feature d - 1 - i (mirror instead of shift)": {
+        "cell": "rope_half", "breaks": ["test_rope_half"],
+        "source": _half(rotate="torch.cat((-x64[:, d // 2:].flip(-1), x64[:, : d // 2].flip(-1)), dim=-1)"),
     },
-    "calls course_lib's apply_rope instead of writing the rotation": {
+    "HF's rope in x's dtype, angles included (float16 positions)": {
+        "cell": "rope_half", "breaks": ["test_rope_half"],
+        "source": """
+def rope_half(x, positions, base=10000.0):
+    d = x.shape[-1]
+    inv_freq = (1.0 / base ** (torch.arange(0, d, 2, dtype=torch.float32) / d)).to(x.dtype)
+    freqs = positions.to(x.dtype)[:, None] * inv_freq
+    emb = torch.cat((freqs, freqs), dim=-1)
+    rotated = torch.cat((-x[:, d // 2:], x[:, : d // 2]), dim=-1)
+    return x * emb.cos() + rotated * emb.sin()
+""",
+    },
+    "detaches x before rotating (no gradient)": {
+        "cell": "rope_half", "breaks": ["test_rope_half"],
+        "source": _half().replace("x64 = x.double()", "x64 = x.detach().double()"),
+    },
+    "calls course_lib's apply_rope with layout half instead of writing the rotation": {
         "cell": "rope_half", "breaks": ["test_rope_half"],
         "source": """
 def rope_half(x, positions, base=10000.0):
@@ -91,26 +204,104 @@ def rope_half(x, positions, base=10000.0):
     return apply_rope(x, positions, base, layout="half")
 """,
     },
-    "rotates v as well": {
-        "cell": "rope_attention", "breaks": ["test_rope_attention"], "source": _attention(v="apply_rope(v, positions)"),
+    # ---- exercise 3: decoding with a KV cache (2 points)
+    "rotates the whole cache again by the new position (cached keys turned twice)": {
+        "cell": "decode_step", "breaks": ["test_decode_step"],
+        "source": _decode(cache_k="apply_rope(torch.cat((cache_k, k[:, None, :]), dim=1), "
+                                  "where.expand(cache_k.shape[1] + 1))"),
     },
-    "rotates only the queries": {
-        "cell": "rope_attention", "breaks": ["test_rope_attention"], "source": _attention(k="k"),
+    "rotates the new token by the cache length instead of its position": {
+        "cell": "decode_step", "breaks": ["test_decode_step"], "source": _decode(where="cache_k.shape[1]"),
+    },
+    "apply_rope's default positions: the new query and key are turned by 0": {
+        "cell": "decode_step", "breaks": ["test_decode_step"],
+        "source": _decode(q_rot="apply_rope(q[:, None, :])").replace("k_rot = apply_rope(k[:, None, :], where)",
+                                                                     "k_rot = apply_rope(k[:, None, :])"),
+    },
+    "caches unrotated keys and rotates them all by 0..n at every step": {
+        "cell": "decode_step", "breaks": ["test_decode_step"],
+        "source": """
+def decode_step(q, k, v, cache_k, cache_v, position):
+    cache_k = torch.cat((cache_k, k[:, None, :]), dim=1)
+    cache_v = torch.cat((cache_v, v[:, None, :]), dim=1)
+    n = cache_k.shape[1]
+    q_rot = apply_rope(q[:, None, :], torch.tensor([n - 1]))
+    scores = q_rot @ apply_rope(cache_k).mT / math.sqrt(q.shape[-1])
+    return (torch.softmax(scores, dim=-1) @ cache_v).squeeze(1), cache_k, cache_v
+""",
+    },
+    "caches unrotated keys (right outputs, but every step re-rotates the whole cache)": {
+        "cell": "decode_step", "breaks": ["test_decode_step"],
+        "source": """
+def decode_step(q, k, v, cache_k, cache_v, position):
+    n = cache_k.shape[1]
+    positions = torch.arange(position - n, position + 1)
+    cache_k = torch.cat((cache_k, k[:, None, :]), dim=1)
+    cache_v = torch.cat((cache_v, v[:, None, :]), dim=1)
+    q_rot = apply_rope(q[:, None, :], torch.tensor([position]))
+    scores = q_rot @ apply_rope(cache_k, positions).mT / math.sqrt(q.shape[-1])
+    return (torch.softmax(scores, dim=-1) @ cache_v).squeeze(1), cache_k, cache_v
+""",
+    },
+    "rotates the values as well": {
+        "cell": "decode_step", "breaks": ["test_decode_step"], "source": _decode(v_new="apply_rope(v[:, None, :], where)"),
     },
     "forgets the 1/sqrt(d) scaling": {
-        "cell": "rope_attention", "breaks": ["test_rope_attention"], "source": _attention(scale=""),
+        "cell": "decode_step", "breaks": ["test_decode_step"], "source": _decode(scale=""),
     },
-    "softmax over the queries (dim 0) instead of the keys": {
-        "cell": "rope_attention", "breaks": ["test_rope_attention"], "source": _attention(dim="0"),
+    "softmax over the heads instead of the keys": {
+        "cell": "decode_step", "breaks": ["test_decode_step"], "source": _decode(dim="0"),
     },
-    "zeroes v in place and returns zeros (an answer that edits its inputs to agree with the test)": {
-        "cell": "rope_attention", "breaks": ["test_rope_attention"],
-        "source": "def rope_attention(q, k, v, positions):\n    v.zero_()\n    return torch.zeros_like(v)\n",
+    "attends to the cache before appending the new token (the token cannot see itself)": {
+        "cell": "decode_step", "breaks": ["test_decode_step"],
+        "source": """
+def decode_step(q, k, v, cache_k, cache_v, position):
+    where = torch.tensor([position])
+    q_rot = apply_rope(q[:, None, :], where)
+    scores = q_rot @ cache_k.mT / math.sqrt(q.shape[-1])
+    out = torch.nan_to_num(torch.softmax(scores, dim=-1) @ cache_v).squeeze(1)
+    cache_k = torch.cat((cache_k, apply_rope(k[:, None, :], where)), dim=1)
+    cache_v = torch.cat((cache_v, v[:, None, :]), dim=1)
+    return out, cache_k, cache_v
+""",
+    },
+    # ---- exercise 4: the smallest base (1 point)
+    "largest offset seq_len instead of seq_len - 1": {
+        "cell": "smallest_base", "breaks": ["test_smallest_base"],
+        "source": _base("(seq_len / (2 * math.pi)) ** (head_dim / (head_dim - 2 * pairs))"),
+    },
+    "the slowest pair taken as θ = 1/base (pair index d/2 instead of d/2 - 1)": {
+        "cell": "smallest_base", "breaks": ["test_smallest_base"],
+        "source": _base("((seq_len - 1) / (2 * math.pi)) ** (head_dim / (head_dim - 2 * pairs + 2))"),
+    },
+    "a full turn of 1 instead of 2π (frequency in turns, not radians)": {
+        "cell": "smallest_base", "breaks": ["test_smallest_base"],
+        "source": _base("(seq_len - 1) ** (head_dim / (head_dim - 2 * pairs))"),
+    },
+    "half a turn (π) instead of a full turn": {
+        "cell": "smallest_base", "breaks": ["test_smallest_base"],
+        "source": _base("((seq_len - 1) / math.pi) ** (head_dim / (head_dim - 2 * pairs))"),
+    },
+    "only the slowest pair, whatever `pairs` says": {
+        "cell": "smallest_base", "breaks": ["test_smallest_base"],
+        "source": _base("((seq_len - 1) / (2 * math.pi)) ** (head_dim / (head_dim - 2))"),
+    },
+    "pair index counted from the fast end (i = pairs instead of d/2 - pairs)": {
+        "cell": "smallest_base", "breaks": ["test_smallest_base"],
+        "source": _base("((seq_len - 1) / (2 * math.pi)) ** (head_dim / (2 * pairs))"),
+    },
+    "rounded up to a whole base": {
+        "cell": "smallest_base", "breaks": ["test_smallest_base"],
+        "source": _base("math.ceil(((seq_len - 1) / (2 * math.pi)) ** (head_dim / (head_dim - 2 * pairs)))"),
+    },
+    "exponent 2i/d where d/(2i) is needed (the base solved the wrong way round)": {
+        "cell": "smallest_base", "breaks": ["test_smallest_base"],
+        "source": _base("((seq_len - 1) / (2 * math.pi)) ** ((head_dim - 2 * pairs) / head_dim)"),
     },
 }
 
 RIGHT_ANSWERS = {
-    "pairs as complex numbers, as Meta's code does (float32)": {
+    "pairs as complex numbers, as Meta's code does (float32 work)": {
         "cell": "rope_interleaved",
         "source": """
 def rope_interleaved(x, positions, base=10000.0):
@@ -122,27 +313,94 @@ def rope_interleaved(x, positions, base=10000.0):
     return out.to(x.dtype)
 """,
     },
-    "plain Python loops with math.cos / math.sin": {
+    "a loop over pairs with torch operations, printing and warning as it goes": {
         "cell": "rope_half",
         "source": """
+import warnings
 def rope_half(x, positions, base=10000.0):
-    out = x.clone()
     d = x.shape[-1]
-    for row, m in enumerate(positions.tolist()):
-        for i in range(d // 2):
-            angle = m * base ** (-2 * i / d)
-            a, b = x[row, i].item(), x[row, i + d // 2].item()
-            out[row, i] = a * math.cos(angle) - b * math.sin(angle)
-            out[row, i + d // 2] = a * math.sin(angle) + b * math.cos(angle)
-    return out
+    if x.dtype in (torch.float16, torch.bfloat16):
+        warnings.warn("half precision: rotating in float32")
+    work = x.float()
+    firsts, seconds = [], []
+    for i in range(d // 2):
+        angle = positions.float() * base ** (-2 * i / d)
+        a, b = work[:, i], work[:, i + d // 2]
+        firsts.append(a * torch.cos(angle) - b * torch.sin(angle))
+        seconds.append(a * torch.sin(angle) + b * torch.cos(angle))
+    print("rotated", tuple(x.shape))
+    return torch.stack(firsts + seconds, dim=-1).to(x.dtype)
 """,
     },
-    "PyTorch's own scaled_dot_product_attention": {
-        "cell": "rope_attention",
+    "HF's code: cos/sin in float32, the products in x's dtype": {
+        "cell": "rope_half",
         "source": """
-def rope_attention(q, k, v, positions):
-    return torch.nn.functional.scaled_dot_product_attention(apply_rope(q, positions)[None], apply_rope(k, positions)[None],
-                                                            v[None])[0]
+def rotate_half(x):
+    x1, x2 = x.chunk(2, dim=-1)
+    return torch.cat((-x2, x1), dim=-1)
+def rope_half(x, positions, base=10000.0):
+    d = x.shape[-1]
+    inv_freq = 1.0 / base ** (torch.arange(0, d, 2, dtype=torch.int64).float() / d)
+    freqs = positions.float()[:, None] * inv_freq[None, :]
+    emb = torch.cat((freqs, freqs), dim=-1)
+    cos, sin = emb.cos().to(x.dtype), emb.sin().to(x.dtype)
+    return x * cos + rotate_half(x) * sin
+""",
+    },
+    "PyTorch's scaled_dot_product_attention on the rotated query and cache": {
+        "cell": "decode_step",
+        "source": """
+def decode_step(q, k, v, cache_k, cache_v, position):
+    where = torch.tensor([position])
+    new_k = torch.cat([cache_k, apply_rope(k.unsqueeze(-2), where)], dim=-2)
+    new_v = torch.cat([cache_v, v.unsqueeze(-2)], dim=-2)
+    out = torch.nn.functional.scaled_dot_product_attention(apply_rope(q.unsqueeze(-2), where), new_k, new_v)
+    return out[:, 0], new_k, new_v
+""",
+    },
+    "a loop over heads, rotating in float64": {
+        "cell": "decode_step",
+        "source": """
+def decode_step(q, k, v, cache_k, cache_v, position):
+    outs, keys, values = [], [], []
+    for h in range(q.shape[0]):
+        p = torch.tensor([position])
+        q_h = apply_rope(q[h : h + 1].double(), p)[0]
+        k_h = apply_rope(k[h : h + 1].double(), p).float()
+        keys_h = torch.cat((cache_k[h], k_h))
+        values_h = torch.cat((cache_v[h], v[h : h + 1]))
+        weights = torch.softmax(keys_h.double() @ q_h / q.shape[-1] ** 0.5, dim=0)
+        outs.append((weights @ values_h.double()).float())
+        keys.append(keys_h)
+        values.append(values_h)
+    return torch.stack(outs), torch.stack(keys), torch.stack(values)
+""",
+    },
+    "found by bisection on the number of wrapping pairs, with numpy": {
+        "cell": "smallest_base",
+        "source": """
+import numpy as np
+def smallest_base(seq_len, head_dim, pairs=1):
+    def wraps(base):
+        i = np.arange(head_dim // 2 - pairs, head_dim // 2)
+        return bool(((seq_len - 1) * base ** (-2.0 * i / head_dim) > 2 * np.pi).any())
+    low, high = 1.0, 1e300
+    for _ in range(200):
+        mid = math.sqrt(low * high)
+        if wraps(mid):
+            low = mid
+        else:
+            high = mid
+    return float(high)
+""",
+    },
+    "through logarithms, as a 0-d tensor": {
+        "cell": "smallest_base",
+        "source": """
+def smallest_base(seq_len, head_dim, pairs=1):
+    i = head_dim // 2 - pairs
+    log_b = (head_dim / (2 * i)) * (torch.log(torch.tensor(seq_len - 1.0, dtype=torch.float64)) - math.log(2 * math.pi))
+    return log_b.exp()
 """,
     },
 }
