@@ -23,13 +23,14 @@ import pytest
 
 from course_lib.grade import grade
 from course_lib.grading.sandbox import SANDBOX_UID_BASE, SANDBOX_UID_COUNT, Sandbox
-from nbgrader_course import ROOT, csv_scores, filled_in, fingerprint, hidden_test_lines, nbgrader_meta, submit
+from nbgrader_course import (ROOT, csv_scores, filled_in, fingerprint, hidden_test_lines, nbgrader_meta,
+                            points_per_test, submit)
 
 pytestmark = pytest.mark.slow
 
 TIMEOUT = 10
 CH01 = "01_integer_dimension"        # tests: append_position 2, row_entropy 3, logit_growth 2, cosine_after_layernorm 3
-CH05 = "05_rope"                     # tests: rope_interleaved 4, rope_half 3, decode_step 2, smallest_base 1
+CH05 = "05_rope"                     # points per test: read from the notebook (points_per_test)
 
 WRONG_GROWTH = "def logit_growth(n_short, n_long):\n    return 1.0\n"
 WRONG_ENTROPY = "def row_entropy(weights):\n    return weights.sum(-1) * 0\n"
@@ -221,7 +222,7 @@ time.sleep(8)
 FORGED_REPORT = """raise ValueError("ok\\nattack-forge-report: 10 / 10 (2.1 s)\\nzzz-honest: 0 / 10 (1.9 s)")"""
 MANY_ERRORS = "raise ValueError('%d' + 'x' * 2100)\n"
 
-# Cheating on "write it yourself" (chapter 05, exercise 1, 4 points): the rest is honest (6 points).
+# Cheating on "write it yourself" (chapter 05, exercise 1): the rest is honest.
 BY_HAND = {
     "getattr": "import course_lib\ndef rope_interleaved(x, positions, base=10000.0):\n"
                "    return getattr(course_lib, 'apply_' + 'rope')(x, positions, base)\n",
@@ -451,18 +452,22 @@ def test_attackers_get_only_what_their_honest_work_deserves_and_hurt_nobody(tmp_
 def test_by_hand_rules_cannot_be_evaded(tmp_path, sandbox_available):
     submissions = tmp_path / "submitted"
     honest = filled_in(_release(CH05), _source(CH05))
-    cases = {"honest": (honest, 10)}
-    # Exercise 1 (4 points) is lost; reflection anywhere in the notebook also costs by-hand exercise 2 (3 points).
+    points = points_per_test(CH05)
+    total = sum(points.values())
+    without_ex1 = total - points["test_rope_interleaved"]
+    without_by_hand = without_ex1 - points["test_rope_half"]
+    cases = {"honest": (honest, total)}
+    # Exercise 1 is lost; reflection anywhere in the notebook also costs by-hand exercise 2.
     reflective = ("getattr", "eval", "importlib", "sys-modules", "wrapped-dunder", "operator", "pydoc-locate",
                   "cell-magic", "global-in-function", "match-alias", "forged-names-reply")
     for label, answer in BY_HAND.items():
         cases[f"by-hand-{label}"] = (filled_in(_release(CH05), _source(CH05), {"rope_interleaved": answer}),
-                                     3 if label in reflective else 6)
+                                     without_by_hand if label in reflective else without_ex1)
     for label, (answer, extra) in BY_HAND_WITH_EXTRA_CELL.items():
         cases[f"by-hand-{label}"] = (_with_attack(CH05, extra, {"rope_interleaved": answer}),
-                                     3 if label in reflective else 6)
+                                     without_by_hand if label in reflective else without_ex1)
     for label, (answers, extra) in HONEST_UNUSUAL.items():
-        cases[f"honest-{label}"] = (_with_attack(CH05, extra, answers), 10)
+        cases[f"honest-{label}"] = (_with_attack(CH05, extra, answers), total)
     for student, (nb, _) in cases.items():
         (submissions / student / CH05).mkdir(parents=True)
         nbformat.write(nb, submissions / student / CH05 / f"{CH05}.ipynb")
