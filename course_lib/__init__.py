@@ -13,7 +13,8 @@ One small module per idea, in course order:
     alibi              06  ALiBi: a fixed linear distance penalty per head
 
 and the course's tools: ``tasks`` (synthetic data), ``training`` (seeded
-loop), ``extrapolation`` (train at one length, test at others), ``plotting``
+loop), ``experiments`` (the standard copy-back experiment, defined once and
+cached), ``extrapolation`` (train at one length, test at others), ``plotting``
 (lecture style), ``explorers`` (widget logic, one module per chapter), ``checkers`` (readable exercise tests).
 """
 
@@ -41,6 +42,7 @@ from .attention import (
     scaled_dot_product_attention,
 )
 from .checkers import CheckFailed, check_does_not_use, check_equal, check_number, check_tensor, gradient_of
+from .experiments import COPY_EXPERIMENT, CopyExperiment, train_copy_model
 from .extrapolation import extrapolation_table, measure_extrapolation, plot_per_position
 from .integer_position import IntegerPosition, layernorm_cosine, length_sweep
 from .learned import PUBLISHED_TABLES, LearnedPositions, position_similarity
@@ -120,5 +122,8 @@ __all__ = [
     "toy_attention_weights",
     "toy_word_vectors",
     "train",
+    "train_copy_model",
+    "CopyExperiment",
+    "COPY_EXPERIMENT",
     "use_lecture_style",
 ]

@@ -1,0 +1,132 @@
+"""The course's standard experiment, defined once: copy the token 3 places back, trained at length 16.
+
+Chapters 02-05 (and the later ones) train the same small model on the same task and differ only in the
+position scheme, so the recipe lives here and every chapter calls it:
+
+    model = train_copy_model("rope", seed=0)            # trains once, then the cached result is reused
+    result = measure_extrapolation({"RoPE": model}, COPY_EXPERIMENT.task(), test_lengths=[8, 16, 32, 64])
+
+    seed_everything(seed)                                           # model initialisation
+    model = TinyTransformer(vocab, vocab, d_model=32, num_heads=2, num_layers=2, position=scheme, pool=None)
+    train(model, CopyBackTask(offset=3, vocab_size=16, seq_len=16), steps=800, batch_size=64, lr=3e-3,
+          seed=seed, weight_decay=0.01)                             # the batches
+
+Training is cached per (scheme, seed, configuration) for the life of the kernel, and never moves the
+notebook's global random generators: a lecture section that needs
+the trained model calls ``train_copy_model`` again instead of reading a variable from an earlier section, and
+costs nothing when the earlier section already trained it. Every call returns its own copy, so a section that
+changes its model cannot change another section's.
+"""
+
+from __future__ import annotations
+
+import copy
+import random
+from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+import torch
+from torch import nn
+
+from .attention import TinyTransformer
+from .learned import LearnedPositions
+from .normalised_position import NormalisedPosition
+from .rope import RotaryPositions
+from .schemes import NoPositions, PositionScheme
+from .sinusoidal import SinusoidalPositions
+from .tasks import CopyBackTask
+from .training import seed_everything, train
+
+
+@dataclass(frozen=True)
+class CopyExperiment:
+    """Task, model size and optimiser of the standard experiment (frozen: it is a cache key)."""
+
+    offset: int = 3            # copy the token this many places back
+    vocab_size: int = 16
+    train_len: int = 16        # every training sequence has this length
+    max_len: int = 64          # longest test length; sizes the learned table and p/max_len
+    d_model: int = 32
+    num_heads: int = 2
+    num_layers: int = 2
+    steps: int = 800
+    batch_size: int = 64
+    lr: float = 3e-3
+    weight_decay: float = 0.01
+
+    def task(self) -> CopyBackTask:
+        return CopyBackTask(offset=self.offset, vocab_size=self.vocab_size, seq_len=self.train_len)
+
+    @property
+    def head_dim(self) -> int:
+        return self.d_model // self.num_heads
+
+
+COPY_EXPERIMENT = CopyExperiment()
+
+# scheme name -> how to build it for a configuration. One name per scheme across the course.
+COPY_SCHEMES = {
+    "none": lambda c: NoPositions(),
+    "by_length": lambda c: NormalisedPosition("by_length"),
+    "by_max_len": lambda c: NormalisedPosition("by_max_len", max_len=c.max_len),
+    "sinusoidal": lambda c: SinusoidalPositions(c.d_model),
+    "learned": lambda c: LearnedPositions(c.max_len, c.d_model),
+    "rope": lambda c: RotaryPositions(c.head_dim),
+}
+
+
+def copy_scheme(name: str, config: CopyExperiment = COPY_EXPERIMENT) -> PositionScheme:
+    """A fresh, untrained position scheme of the standard experiment, by name (see ``COPY_SCHEMES``)."""
+    if name not in COPY_SCHEMES:
+        raise ValueError(f"scheme must be one of {sorted(COPY_SCHEMES)}, got {name!r}.")
+    return COPY_SCHEMES[name](config)
+
+
+@lru_cache(maxsize=None)
+def _trained(name: str, seed: int, config: CopyExperiment) -> tuple[nn.Module, tuple[float, ...]]:
+    with _own_random_state():
+        return _train_once(name, seed, config)
+
+
+@contextmanager
+def _own_random_state():
+    """Leave Python's, NumPy's and torch's global generators as they were: a cached call and a fresh one
+    must leave the notebook in the same state."""
+    python_state, numpy_state = random.getstate(), np.random.get_state()
+    with torch.random.fork_rng(devices=[]):
+        try:
+            yield
+        finally:
+            random.setstate(python_state)
+            np.random.set_state(numpy_state)
+
+
+def _train_once(name: str, seed: int, config: CopyExperiment) -> tuple[nn.Module, tuple[float, ...]]:
+    seed_everything(seed)
+    model = TinyTransformer(config.vocab_size, config.vocab_size, d_model=config.d_model,
+                            num_heads=config.num_heads, num_layers=config.num_layers,
+                            position=copy_scheme(name, config), pool=None)
+    losses = train(model, config.task(), steps=config.steps, batch_size=config.batch_size, lr=config.lr,
+                   seed=seed, progress=False, weight_decay=config.weight_decay)
+    return model, tuple(losses)
+
+
+def train_copy_model(scheme: str, seed: int = 0, config: CopyExperiment = COPY_EXPERIMENT,
+                     return_losses: bool = False):
+    """The standard experiment's model for ``scheme`` (a name in ``COPY_SCHEMES``), trained with ``seed``.
+
+    Returns the trained ``TinyTransformer`` (tokens (batch, seq) -> logits (batch, seq, vocab_size)), in eval
+    mode; with ``return_losses=True``, ``(model, losses)`` with the training loss per step. Each call returns
+    a copy, so changing it never changes what another call gets.
+    """
+    if not isinstance(config, CopyExperiment):
+        raise ValueError(f"config must be a CopyExperiment, got {type(config).__name__}.")
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"seed must be an int >= 0, got {seed!r}.")
+    if scheme not in COPY_SCHEMES:                   # a readable error before any training
+        raise ValueError(f"scheme must be one of {sorted(COPY_SCHEMES)}, got {scheme!r}.")
+    model, losses = _trained(scheme, seed, config)
+    model = copy.deepcopy(model)
+    return (model, list(losses)) if return_losses else model

@@ -1,0 +1,80 @@
+"""The standard experiment (course_lib.experiments): the recipe the chapters used to type out, defined once."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+import torch
+
+from course_lib import LearnedPositions, TinyTransformer, seed_everything, train
+from course_lib.experiments import COPY_SCHEMES, CopyExperiment, copy_scheme, train_copy_model
+from course_lib.rope import RotaryPositions
+
+SHORT = CopyExperiment(steps=12)          # the same recipe, fewer steps: the tests stay fast
+
+
+def _by_hand(make_position, seed, config):
+    """The set-up chapters 02-05 wrote out in full before the helper existed."""
+    seed_everything(seed)
+    model = TinyTransformer(16, 16, d_model=32, num_heads=2, num_layers=2, position=make_position(), pool=None)
+    losses = train(model, config.task(), steps=config.steps, batch_size=64, lr=3e-3, seed=seed,
+                   progress=False)
+    return model, losses
+
+
+@pytest.mark.parametrize("name, make", [("rope", lambda: RotaryPositions(16)),
+                                        ("learned", lambda: LearnedPositions(64, 32))])
+def test_the_helper_trains_exactly_the_model_the_chapters_wrote_out(name, make):
+    model_by_hand, losses_by_hand = _by_hand(make, 1, SHORT)
+    model, losses = train_copy_model(name, seed=1, config=SHORT, return_losses=True)
+    assert losses == losses_by_hand
+    for (key, a), (_, b) in zip(model.state_dict().items(), model_by_hand.state_dict().items()):
+        assert torch.equal(a, b), key
+
+
+def test_a_second_call_reuses_the_training_but_returns_its_own_copy():
+    first = train_copy_model("sinusoidal", seed=0, config=SHORT)
+    with torch.no_grad():
+        first.token_embedding.weight.zero_()
+    second = train_copy_model("sinusoidal", seed=0, config=SHORT)
+    assert second is not first
+    assert second.token_embedding.weight.abs().sum() > 0, "a change to one copy reached the next call"
+    assert not second.training, "the trained model is returned in eval mode"
+
+
+def test_training_leaves_the_notebooks_random_generators_alone():
+    def draws():
+        return random.random(), float(np.random.rand()), torch.rand(3)
+
+    seed_everything(5)
+    expected = draws()
+    seed_everything(5)
+    train_copy_model("rope", seed=3, config=CopyExperiment(steps=3))          # a fresh training
+    after_fresh = draws()
+    seed_everything(5)
+    train_copy_model("rope", seed=3, config=CopyExperiment(steps=3))          # the cached one
+    after_cached = draws()
+    for got in (after_fresh, after_cached):
+        assert got[:2] == expected[:2] and torch.equal(got[2], expected[2])
+
+
+def test_every_scheme_of_the_standard_experiment_builds_and_runs():
+    tokens = torch.randint(16, (2, 16))
+    for name in COPY_SCHEMES:
+        model = TinyTransformer(16, 16, d_model=32, num_heads=2, num_layers=2, position=copy_scheme(name),
+                                pool=None)
+        assert model(tokens).shape == (2, 16, 16), name
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda: train_copy_model("halves"), "scheme must be one of"),
+    (lambda: train_copy_model("rope", seed=-1), "seed must be an int >= 0"),
+    (lambda: train_copy_model("rope", seed=1.5), "seed must be an int >= 0"),
+    (lambda: train_copy_model("rope", config={"steps": 3}), "config must be a CopyExperiment"),
+    (lambda: copy_scheme("RoPE"), "'rope'"),
+])
+def test_bad_arguments_say_what_is_allowed(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()
