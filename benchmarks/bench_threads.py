@@ -14,7 +14,15 @@ import time
 
 import torch
 
-from course_lib import AgentTask, IntegerPosition, LearnedPositions, NoPositions, TinyTransformer, seed_everything, train
+from course_lib import (
+    AgentTask,
+    IntegerPosition,
+    LearnedPositions,
+    NoPositions,
+    TinyTransformer,
+    seed_everything,
+    train,
+)
 
 
 def chapter00_training() -> float:
@@ -48,7 +56,10 @@ def main() -> None:
         finally:
             if hog:
                 hog.terminate()
-        print(f"{label:>14}: 1 thread {one:6.2f} s | 2 threads {two:6.2f} s | ratio 2/1 = {two / one:5.2f}")
+        print(
+            f"{label:>14}: 1 thread {one:6.2f} s | 2 threads {two:6.2f} s | ratio 2/1 = "
+            f"{two / one:5.2f}"
+        )
 
 
 if __name__ == "__main__":

@@ -12,10 +12,10 @@ One small module per idea, in course order:
     relative_bias      06  T5's bucketed, learned bias per offset and head
     alibi              06  ALiBi: a fixed linear distance penalty per head
 
-and the course's tools: ``tasks`` (synthetic data), ``training`` (seeded
-loop), ``experiments`` (the standard copy-back experiment, defined once and
-cached), ``extrapolation`` (train at one length, test at others), ``plotting``
-(lecture style), ``explorers`` (widget logic, one module per chapter), ``checkers`` (readable exercise tests).
+and the course's tools: ``tasks`` (synthetic data), ``training`` (seeded loop), ``experiments`` (the
+standard copy-back experiment, defined once and cached), ``extrapolation`` (train at one length,
+test at others), ``plotting`` (lecture style), ``explorers`` (widget logic, one module per chapter),
+``checkers`` (readable exercise tests).
 """
 
 import os as _os
@@ -41,7 +41,14 @@ from .attention import (
     causal_mask,
     scaled_dot_product_attention,
 )
-from .checkers import CheckFailed, check_does_not_use, check_equal, check_number, check_tensor, gradient_of
+from .checkers import (
+    CheckFailed,
+    check_does_not_use,
+    check_equal,
+    check_number,
+    check_tensor,
+    gradient_of,
+)
 from .experiments import COPY_EXPERIMENT, CopyExperiment, train_copy_model
 from .extrapolation import extrapolation_table, measure_extrapolation, plot_per_position
 from .integer_position import IntegerPosition, layernorm_cosine, length_sweep
@@ -50,16 +57,31 @@ from .normalised_position import NormalisedPosition, normalised_positions
 from .plotting import plot_attention, plot_vector_bars, use_lecture_style
 from .relative_bias import T5RelativeBias, t5_relative_position_bucket
 from .rope import (
-    RotaryPositions, apply_rope, apply_rope_complex, rope_cos_sin, rope_inv_freq, rotate_every_two, rotate_half,
+    RotaryPositions,
+    apply_rope,
+    apply_rope_complex,
+    rope_cos_sin,
+    rope_inv_freq,
+    rotate_every_two,
+    rotate_half,
 )
 from .schemes import NoPositions, PositionScheme
 from .sinusoidal import (
-    SinusoidalPositions, halves_permutation, offset_rotation, sinusoid_frequencies, sinusoidal_table,
+    SinusoidalPositions,
+    half_split_permutation,
+    offset_rotation,
+    sinusoid_frequencies,
+    sinusoidal_table,
     tensor2tensor_sinusoidal_table,
 )
 from .summary import summary_table
 from .tasks import (
-    IGNORE_INDEX, AgentTask, CopyBackTask, copy_offset_profile, toy_attention_weights, toy_word_vectors,
+    IGNORE_INDEX,
+    AgentTask,
+    CopyBackTask,
+    copy_offset_profile,
+    toy_attention_weights,
+    toy_word_vectors,
 )
 from .training import accuracy, accuracy_by_position, seed_everything, train
 
@@ -99,7 +121,7 @@ __all__ = [
     "gradient_of",
     "copy_offset_profile",
     "extrapolation_table",
-    "halves_permutation",
+    "half_split_permutation",
     "layernorm_cosine",
     "measure_extrapolation",
     "length_sweep",

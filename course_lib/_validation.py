@@ -25,8 +25,17 @@ def require_even(name: str, value, *, minimum: int | None = None) -> int:
     value = require_int(name, value, minimum=minimum)
     if value % 2:
         raise ValueError(
-            f"{name} must be even (dimensions are used in (sin, cos) or rotation pairs), got {value}."
+            f"{name} must be even (dimensions are used in (sin, cos) or rotation pairs), "
+            f"got {value}."
         )
+    return value
+
+
+def require_index(name: str, value, size: int, what: str) -> int:
+    """``value`` must be a whole number in 0..size − 1, an index into ``what`` (a phrase)."""
+    value = require_int(name, value, minimum=0)
+    if value >= size:
+        raise ValueError(f"{name} must be {what}, 0..{size - 1}, got {value}.")
     return value
 
 
@@ -59,3 +68,21 @@ def require_tensor(name: str, value, *, min_ndim: int = 0, floating: bool = Fals
             f"{name} must hold floating-point numbers, got dtype {value.dtype}. Use .float() first."
         )
     return value
+
+
+# The two orders of paired features, under one name each in every module (sinusoidal tables and
+# RoPE alike; see the docstring of ``course_lib.sinusoidal`` for why "half_split").
+LAYOUTS = ("interleaved", "half_split")
+# Names the course used before the two modules agreed on one: still understood, never accepted.
+_OLD_LAYOUT_NAMES = {"halves": "half_split", "half": "half_split"}
+
+
+def require_layout(value) -> str:
+    """``value`` must be one of ``LAYOUTS``; an old name is refused with the name to use instead."""
+    if isinstance(value, str) and value in _OLD_LAYOUT_NAMES:
+        new = _OLD_LAYOUT_NAMES[value]
+        raise ValueError(
+            f"layout={value!r} is the old name of the half-split layout; "
+            f"use layout={new!r} (one name in sinusoidal tables and RoPE alike)."
+        )
+    return require_choice("layout", value, LAYOUTS)

@@ -22,12 +22,13 @@ from .schemes import PositionScheme
 
 
 def _power_of_two_slopes(n: int) -> list[float]:
-    start = 2 ** (-8 / n)                     # 2^(-8/n), then its powers: a geometric sequence ending at 2^-8
+    # 2^(-8/n), then its powers: a geometric sequence ending at 2^-8
+    start = 2 ** (-8 / n)
     return [start ** (h + 1) for h in range(n)]
 
 
 def alibi_slopes(num_heads: int) -> torch.Tensor:
-    """(num_heads,) float32 slopes m_h, as in the ALiBi paper and its reference code, for any head count."""
+    """(num_heads,) float32 slopes m_h, as in the ALiBi paper and its code, for any head count."""
     require_int("num_heads", num_heads, minimum=1)
     closest = 2 ** math.floor(math.log2(num_heads))
     slopes = _power_of_two_slopes(closest)
@@ -38,7 +39,10 @@ def alibi_slopes(num_heads: int) -> torch.Tensor:
 
 
 def alibi_bias(num_heads: int, seq_len: int, causal: bool = False) -> torch.Tensor:
-    """(num_heads, seq_len, seq_len) float32: −m_h·|i − j| (with ``causal``, keys after the query get 0, masked anyway)."""
+    """(num_heads, seq_len, seq_len) float32: −m_h·|i − j|.
+
+    With ``causal``, keys after the query get 0 (the causal mask hides them anyway).
+    """
     require_int("seq_len", seq_len, minimum=1)
     positions = torch.arange(seq_len)
     distance = (positions[:, None] - positions[None, :]).abs().float()
@@ -48,7 +52,7 @@ def alibi_bias(num_heads: int, seq_len: int, causal: bool = False) -> torch.Tens
 
 
 class ALiBiPositions(PositionScheme):
-    """ALiBi as a course position scheme: a fixed linear distance penalty per head, nothing learned."""
+    """ALiBi as a course position scheme: a fixed linear distance penalty per head, not learned."""
 
     def __init__(self, num_heads: int):
         super().__init__()

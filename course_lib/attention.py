@@ -21,7 +21,6 @@ import math
 
 import torch
 from torch import nn
-from torch.nn import functional as F
 
 from ._validation import require_choice, require_int, require_tensor
 from .schemes import NoPositions, PositionScheme
@@ -126,7 +125,9 @@ class SelfAttention(nn.Module):
         q, k, _ = self.project(x)
         return attention_logits(q, k)
 
-    def forward(self, x: torch.Tensor, position: PositionScheme, positions: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self, x: torch.Tensor, position: PositionScheme, positions: torch.Tensor
+    ) -> torch.Tensor:
         batch, seq, d_model = x.shape
         q, k, v = self.project(x)
         q, k = position.rotate(q, k, positions)  # RoPE acts here; v is never rotated
@@ -162,7 +163,9 @@ class TransformerBlock(nn.Module):
         self.ln_mlp = nn.LayerNorm(d_model)
         self.mlp = MLP(d_model)
 
-    def forward(self, x: torch.Tensor, position: PositionScheme, positions: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self, x: torch.Tensor, position: PositionScheme, positions: torch.Tensor
+    ) -> torch.Tensor:
         x = x + self.attn(self.ln_attn(x), position, positions)
         return x + self.mlp(self.ln_mlp(x))
 

@@ -33,15 +33,20 @@ def _preview(t: torch.Tensor, limit: int = 8) -> str:
     return f"[{', '.join(_number(v) for v in flat)}{', …' if t.numel() > limit else ''}]"
 
 
-def _differences(actual: torch.Tensor, expected: torch.Tensor, wrong: torch.Tensor, limit: int = 4) -> str:
-    """The entries that are wrong, by index: "(1, 0): expected 0.25, got 0.75", most different first."""
+def _differences(
+    actual: torch.Tensor, expected: torch.Tensor, wrong: torch.Tensor, limit: int = 4
+) -> str:
+    """The wrong entries by index, most different first: "(1, 0): expected 0.25, got 0.75"."""
     diff = torch.nan_to_num((actual - expected).abs(), nan=float("inf")).masked_fill(~wrong, -1.0)
     order = diff.reshape(-1).argsort(descending=True)[: min(limit, int(wrong.sum()))]
     lines = []
     for flat_index in order.tolist():
         index = tuple(int(i) for i in torch.unravel_index(torch.tensor(flat_index), expected.shape))
         shown = index if len(index) != 1 else index[0]
-        lines.append(f"    at {shown}: expected {_number(expected[index].item())}, got {_number(actual[index].item())}")
+        lines.append(
+            f"    at {shown}: expected {_number(expected[index].item())}, got "
+            f"{_number(actual[index].item())}"
+        )
     more = int(wrong.sum()) - len(lines)
     return "\n".join(lines + ([f"    … and {more} more wrong entries"] if more > 0 else []))
 
@@ -55,7 +60,9 @@ def check_tensor(actual, expected: torch.Tensor, *, what: str, hint: str = "",
         _fail(what, f"returned a {type(actual).__name__}, expected a torch.Tensor of shape "
                     f"{tuple(expected.shape)}.", hint)
     if actual.shape != expected.shape:
-        _fail(what, f"wrong shape: expected {tuple(expected.shape)}, got {tuple(actual.shape)}.", hint)
+        _fail(
+            what, f"wrong shape: expected {tuple(expected.shape)}, got {tuple(actual.shape)}.", hint
+        )
     if expected.is_floating_point() and not actual.is_floating_point():
         _fail(what, f"expected floating-point values, got dtype {actual.dtype}.", hint)
     actual_c = actual.detach().to(expected.dtype)
@@ -84,7 +91,8 @@ def check_number(actual, expected: float, *, what: str, hint: str = "",
         _fail(what, f"expected a number, got {actual!r} ({type(actual).__name__}).", hint)
     if math.isnan(float(actual)) and not math.isnan(expected):
         _fail(what, f"expected {expected:.10g}, got nan (not a number).", hint)
-    if not abs(float(actual) - expected) <= atol + rtol * abs(expected):     # written so that nan fails too
+    # written so that nan fails too
+    if not abs(float(actual) - expected) <= atol + rtol * abs(expected):
         _fail(what, f"expected {expected:.10g}, got {float(actual):.10g}.", hint)
 
 
@@ -93,7 +101,11 @@ def check_equal(actual, expected, *, what: str, hint: str = "") -> None:
 
     A one-element tensor counts as its value: ``torch.tensor(True)`` is True.
     """
-    if isinstance(actual, torch.Tensor) and actual.numel() == 1 and not isinstance(expected, torch.Tensor):
+    if (
+        isinstance(actual, torch.Tensor)
+        and actual.numel() == 1
+        and not isinstance(expected, torch.Tensor)
+    ):
         actual = actual.item()
     if type(expected) is bool and not isinstance(actual, bool):
         _fail(what, f"expected True or False, got {actual!r} ({type(actual).__name__}).", hint)
@@ -102,21 +114,26 @@ def check_equal(actual, expected, *, what: str, hint: str = "") -> None:
 
 
 def check_does_not_use(function, names, *, what: str, hint: str = "") -> None:
-    """``function``'s own code must not mention any of ``names`` (e.g. the library helper an exercise asks a
-    student to write by hand). Reads the code, not comments or strings: a comment naming the helper is fine."""
+    """``function``'s own code must not mention any of ``names`` (e.g. the library helper an
+    exercise asks a student to write by hand). Reads the code, not comments or strings: a comment
+    naming the helper is fine."""
     import ast
     import inspect
     import textwrap
 
-    # When a class is graded, ``function`` is a stand-in for the student's function in the sandbox: the
-    # grader reads the student's code itself (and what ran) instead of this process's source.
+    # When a class is graded, ``function`` is a stand-in for the student's function in the sandbox:
+    # the grader reads the student's code itself (and what ran) instead of this process's source.
     delegate = getattr(type(function), "__course_check_does_not_use__", None)
     if delegate is not None:
         return delegate(function, names, what=what, hint=hint)
     try:
         tree = ast.parse(textwrap.dedent(inspect.getsource(function)))
     except (OSError, TypeError, SyntaxError) as error:
-        _fail(what, f"could not read the code of {getattr(function, '__name__', function)!r} ({error}).", hint)
+        _fail(
+            what,
+            f"could not read the code of {getattr(function, '__name__', function)!r} ({error}).",
+            hint,
+        )
     used = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Name):
@@ -127,15 +144,20 @@ def check_does_not_use(function, names, *, what: str, hint: str = "") -> None:
             used.update(alias.name.split(".")[-1] for alias in node.names)
     found = sorted(used & set(names))
     if found:
-        _fail(what, f"it uses {', '.join(found)}, which this exercise asks you to write yourself.", hint)
+        _fail(
+            what,
+            f"it uses {', '.join(found)}, which this exercise asks you to write yourself.",
+            hint,
+        )
 
 
 
 def gradient_of(function, *args, wrt: int = 0, upstream=None, **kwargs):
-    """``(output, gradient)``: ``function(*args, **kwargs)`` and the gradient of ``sum(output * upstream)``
-    (``upstream`` defaults to ones) with respect to ``args[wrt]``, or ``None`` when no gradient reaches it
-    (e.g. the function detached it). ``args[wrt]`` itself is not changed: the call gets a copy that
-    requires grad. Works the same on a student's function in the grader, where it runs in the sandbox."""
+    """``(output, gradient)``: ``function(*args, **kwargs)`` and the gradient of
+    ``sum(output * upstream)`` (``upstream`` defaults to ones) with respect to ``args[wrt]``, or
+    ``None`` when no gradient reaches it (e.g. the function detached it). ``args[wrt]`` itself is
+    not changed: the call gets a copy that requires grad. Works the same on a student's function in
+    the grader, where it runs in the sandbox."""
     delegate = getattr(type(function), "__course_gradient__", None)
     if delegate is not None:
         return delegate(function, args, kwargs, wrt, upstream)

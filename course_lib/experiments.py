@@ -1,20 +1,22 @@
-"""The course's standard experiment, defined once: copy the token 3 places back, trained at length 16.
+"""The course's standard experiment, defined once: copy the token 3 back, trained at length 16.
 
-Chapters 02-05 (and the later ones) train the same small model on the same task and differ only in the
-position scheme, so the recipe lives here and every chapter calls it:
+Chapters 02-05 (and the later ones) train the same small model on the same task and differ only in
+the position scheme, so the recipe lives here and every chapter calls it:
 
-    model = train_copy_model("rope", seed=0)            # trains once, then the cached result is reused
-    result = measure_extrapolation({"RoPE": model}, COPY_EXPERIMENT.task(), test_lengths=[8, 16, 32, 64])
+    model = train_copy_model("rope", seed=0)      # trains once, then the cached result is reused
+    result = measure_extrapolation({"RoPE": model}, COPY_EXPERIMENT.task(),
+                                   test_lengths=[8, 16, 32, 64])
 
-    seed_everything(seed)                                           # model initialisation
-    model = TinyTransformer(vocab, vocab, d_model=32, num_heads=2, num_layers=2, position=scheme, pool=None)
-    train(model, CopyBackTask(offset=3, vocab_size=16, seq_len=16), steps=800, batch_size=64, lr=3e-3,
-          seed=seed, weight_decay=0.01)                             # the batches
+    seed_everything(seed)                                         # model initialisation
+    model = TinyTransformer(vocab, vocab, d_model=32, num_heads=2, num_layers=2,
+                            position=scheme, pool=None)
+    train(model, CopyBackTask(offset=3, vocab_size=16, seq_len=16), steps=800, batch_size=64,
+          lr=3e-3, seed=seed, weight_decay=0.01)                  # the batches
 
 Training is cached per (scheme, seed, configuration) for the life of the kernel, and never moves the
-notebook's global random generators: a lecture section that needs
-the trained model calls ``train_copy_model`` again instead of reading a variable from an earlier section, and
-costs nothing when the earlier section already trained it. Every call returns its own copy, so a section that
+notebook's global random generators: a lecture section that needs the trained model calls
+``train_copy_model`` again instead of reading a variable from an earlier section, and costs nothing
+when the earlier section already trained it. Every call returns its own copy, so a section that
 changes its model cannot change another section's.
 """
 
@@ -78,7 +80,7 @@ COPY_SCHEMES = {
 
 
 def copy_scheme(name: str, config: CopyExperiment = COPY_EXPERIMENT) -> PositionScheme:
-    """A fresh, untrained position scheme of the standard experiment, by name (see ``COPY_SCHEMES``)."""
+    """A fresh, untrained position scheme of the standard experiment, by name (``COPY_SCHEMES``)."""
     if name not in COPY_SCHEMES:
         raise ValueError(f"scheme must be one of {sorted(COPY_SCHEMES)}, got {name!r}.")
     return COPY_SCHEMES[name](config)
@@ -92,8 +94,8 @@ def _trained(name: str, seed: int, config: CopyExperiment) -> tuple[nn.Module, t
 
 @contextmanager
 def _own_random_state():
-    """Leave Python's, NumPy's and torch's global generators as they were: a cached call and a fresh one
-    must leave the notebook in the same state."""
+    """Leave Python's, NumPy's and torch's global generators as they were: a cached call and a fresh
+    one must leave the notebook in the same state."""
     python_state, numpy_state = random.getstate(), np.random.get_state()
     with torch.random.fork_rng(devices=[]):
         try:
@@ -103,23 +105,24 @@ def _own_random_state():
             np.random.set_state(numpy_state)
 
 
-def _train_once(name: str, seed: int, config: CopyExperiment) -> tuple[nn.Module, tuple[float, ...]]:
+def _train_once(name: str, seed: int,
+                config: CopyExperiment) -> tuple[nn.Module, tuple[float, ...]]:
     seed_everything(seed)
     model = TinyTransformer(config.vocab_size, config.vocab_size, d_model=config.d_model,
                             num_heads=config.num_heads, num_layers=config.num_layers,
                             position=copy_scheme(name, config), pool=None)
-    losses = train(model, config.task(), steps=config.steps, batch_size=config.batch_size, lr=config.lr,
-                   seed=seed, progress=False, weight_decay=config.weight_decay)
+    losses = train(model, config.task(), steps=config.steps, batch_size=config.batch_size,
+                   lr=config.lr, seed=seed, progress=False, weight_decay=config.weight_decay)
     return model, tuple(losses)
 
 
 def train_copy_model(scheme: str, seed: int = 0, config: CopyExperiment = COPY_EXPERIMENT,
                      return_losses: bool = False):
-    """The standard experiment's model for ``scheme`` (a name in ``COPY_SCHEMES``), trained with ``seed``.
+    """The standard experiment's model for ``scheme`` (in ``COPY_SCHEMES``), trained with ``seed``.
 
-    Returns the trained ``TinyTransformer`` (tokens (batch, seq) -> logits (batch, seq, vocab_size)), in eval
-    mode; with ``return_losses=True``, ``(model, losses)`` with the training loss per step. Each call returns
-    a copy, so changing it never changes what another call gets.
+    Returns the trained ``TinyTransformer`` (tokens (batch, seq) -> logits (batch, seq,
+    vocab_size)), in eval mode; with ``return_losses=True``, ``(model, losses)`` with the training
+    loss per step. Each call returns a copy, so changing it never changes what another call gets.
     """
     if not isinstance(config, CopyExperiment):
         raise ValueError(f"config must be a CopyExperiment, got {type(config).__name__}.")

@@ -1,6 +1,7 @@
-"""Trained at one length, tested at others: the measurement chapters 04-05 (and 07) repeat for every scheme.
+"""Trained at one length, tested at others: what chapters 04-05 (and 07) measure for every scheme.
 
-    measure_extrapolation(models, task, test_lengths)  accuracy per length, and per position on the longest
+    measure_extrapolation(models, task, test_lengths)  accuracy per length, and per position at
+                                                       the longest
     extrapolation_table(result)                        the printed table
     plot_per_position(result)                          one accuracy-by-position curve per model
 
@@ -16,14 +17,16 @@ from ._validation import require_int
 from .training import accuracy, accuracy_by_position
 
 
-def measure_extrapolation(models: dict, task, test_lengths, num_sequences: int = 512, seed: int = 123) -> dict:
-    """Score every model of ``models`` (name -> trained model) on ``task`` at each of ``test_lengths``.
+def measure_extrapolation(
+    models: dict, task, test_lengths, num_sequences: int = 512, seed: int = 123
+) -> dict:
+    """Score each model in ``models`` (name -> trained model) on ``task`` at each test length.
 
-    ``task`` is a per-token task with ``offset``, ``seq_len`` (the training length), ``num_classes`` and
-    ``sample(batch, generator, seq_len=n)`` (e.g. CopyBackTask). Returns {"lengths", "trained_len", "offset",
-    "chance", "scores": name -> {n: accuracy}, "per_position": name -> (longest,) accuracies,
-    "seen": name -> mean over positions offset..trained_len-1, "unseen": name -> mean over positions >= trained_len}
-    (seen and unseen measured on the longest test length).
+    ``task`` is a per-token task with ``offset``, ``seq_len`` (the training length), ``num_classes``
+    and ``sample(batch, generator, seq_len=n)`` (e.g. CopyBackTask). Returns {"lengths",
+    "trained_len", "offset", "chance", "scores": name -> {n: accuracy}, "per_position": name ->
+    (longest,) accuracies, "seen": name -> mean over positions offset..trained_len-1, "unseen": name
+    -> mean over positions >= trained_len} (seen and unseen measured on the longest test length).
     """
     if not isinstance(models, dict) or not models:
         raise ValueError("models must be a non-empty dict mapping a name to a trained model.")
@@ -31,15 +34,28 @@ def measure_extrapolation(models: dict, task, test_lengths, num_sequences: int =
     if not lengths:
         raise ValueError("test_lengths must name at least one length.")
     longest, trained_len = lengths[-1], task.seq_len
-    test_sets = {n: task.sample(num_sequences, torch.Generator().manual_seed(seed), seq_len=n) for n in lengths}
-    result = {"lengths": lengths, "trained_len": trained_len, "offset": task.offset, "chance": 1 / task.num_classes,
-              "scores": {}, "per_position": {}, "seen": {}, "unseen": {}}
+    test_sets = {
+        n: task.sample(num_sequences, torch.Generator().manual_seed(seed), seq_len=n)
+        for n in lengths
+    }
+    result = {
+        "lengths": lengths,
+        "trained_len": trained_len,
+        "offset": task.offset,
+        "chance": 1 / task.num_classes,
+        "scores": {},
+        "per_position": {},
+        "seen": {},
+        "unseen": {},
+    }
     for name, model in models.items():
         result["scores"][name] = {n: accuracy(model, *test_sets[n]) for n in lengths}
         per_position = accuracy_by_position(model, *test_sets[longest])
         result["per_position"][name] = per_position
         result["seen"][name] = per_position[task.offset:trained_len].mean().item()
-        result["unseen"][name] = per_position[trained_len:].mean().item() if longest > trained_len else float("nan")
+        result["unseen"][name] = (
+            per_position[trained_len:].mean().item() if longest > trained_len else float("nan")
+        )
     return result
 
 
@@ -47,8 +63,9 @@ def extrapolation_table(result: dict) -> str:
     """The measurement as fixed-width text: one row per model, then chance."""
     lengths, trained_len, offset = result["lengths"], result["trained_len"], result["offset"]
     longest = lengths[-1]
-    lines = ["test length n:  " + "".join(f"{n:>8}" for n in lengths)
-             + f"   positions {offset}-{trained_len - 1}   positions {trained_len}-{longest - 1} (at n={longest})"]
+    seen = f"positions {offset}-{trained_len - 1}"
+    unseen = f"positions {trained_len}-{longest - 1} (at n={longest})"
+    lines = ["test length n:  " + "".join(f"{n:>8}" for n in lengths) + f"   {seen}   {unseen}"]
     for name, scores in result["scores"].items():
         lines.append(f"{name:<16}" + "".join(f"{scores[n]:>8.3f}" for n in lengths)
                      + f"{result['seen'][name]:>17.3f}{result['unseen'][name]:>18.3f}")
@@ -57,7 +74,7 @@ def extrapolation_table(result: dict) -> str:
 
 
 def plot_per_position(result: dict, ax=None):
-    """Accuracy by position on the longest test length, one curve per model; dotted: last trained position."""
+    """Accuracy by position at the longest test length, a curve per model (dotted: trained end)."""
     if ax is None:
         _, ax = plt.subplots(figsize=(10, 4))
     longest, trained_len = result["lengths"][-1], result["trained_len"]
@@ -65,7 +82,10 @@ def plot_per_position(result: dict, ax=None):
         ax.plot(range(longest), per_position, "o-", markersize=3, label=name)
     ax.axvline(trained_len - 0.5, color="gray", linestyle=":")
     ax.axhline(result["chance"], color="gray", linestyle="--", linewidth=1)
-    ax.set_xlabel("position"); ax.set_ylabel("accuracy"); ax.legend()
-    ax.set_title(f"trained at n = {trained_len}, tested at n = {longest} (dotted: last trained position; "
-                 "dashed: chance)")
+    ax.set(xlabel="position", ylabel="accuracy")
+    ax.legend()
+    ax.set_title(
+        f"trained at n = {trained_len}, tested at n = {longest} (dotted: last trained position; "
+        "dashed: chance)"
+    )
     return ax

@@ -19,7 +19,8 @@ from .schemes import NoPositions, PositionScheme
 
 
 class IntegerPosition(PositionScheme):
-    """Append the raw index p as one extra feature (``"concat"``) or add p to every feature (``"add"``).
+    """Append the raw index p as one extra feature (``"concat"``) or add p to every feature
+    (``"add"``).
 
     concat: x (batch, seq, d-1) -> (batch, seq, d);  add: x (batch, seq, d) -> same shape.
     """
@@ -50,24 +51,36 @@ def layernorm_cosine(position: int, other_position: int | None = None, d_model: 
     no longer depends on the token *or* on the position, so the cosine tends to 1.
     """
     require_int("position", position, minimum=0)
-    other_position = position if other_position is None else require_int("other_position", other_position, minimum=0)
+    other_position = (
+        position
+        if other_position is None
+        else require_int("other_position", other_position, minimum=0)
+    )
     require_int("d_model", d_model, minimum=3)
     require_int("pairs", pairs, minimum=1)
     gen = torch.Generator().manual_seed(seed)
     a, b = torch.randn(2, pairs, d_model - 1, generator=gen)
     a = torch.cat([a, torch.full((pairs, 1), float(position))], dim=-1)
     b = torch.cat([b, torch.full((pairs, 1), float(other_position))], dim=-1)
-    return F.cosine_similarity(F.layer_norm(a, (d_model,)), F.layer_norm(b, (d_model,)), dim=-1).mean().item()
+    return (
+        F.cosine_similarity(F.layer_norm(a, (d_model,)), F.layer_norm(b, (d_model,)), dim=-1)
+        .mean()
+        .item()
+    )
 
 
-def _one_probe(seq_len: int, block: str, d_model: int, seed: int, final_ln: bool, with_index: bool) -> dict:
+def _one_probe(
+    seq_len: int, block: str, d_model: int, seed: int, final_ln: bool, with_index: bool
+) -> dict:
     """One seeded forward/backward pass at initialisation; see ``length_sweep``."""
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
     positions = torch.arange(seq_len)
     tokens = torch.randn(1, seq_len, d_model - 1, generator=gen)
     # The control replaces the index by a zero feature: same width, no position.
-    x = IntegerPosition("concat").embed(tokens, positions if with_index else torch.zeros_like(positions))
+    x = IntegerPosition("concat").embed(
+        tokens, positions if with_index else torch.zeros_like(positions)
+    )
     if block == "attention":
         layer = SelfAttention(d_model)
         attn, attn_input = layer, x
@@ -124,7 +137,10 @@ def length_sweep(lengths, block: str = "attention", d_model: int = 32, seeds: in
     lengths = [require_int("each length", n, minimum=1) for n in lengths]
     if not lengths:
         raise ValueError("lengths must list at least one sequence length, e.g. [8, 64, 512].")
-    probes = [[_one_probe(n, block, d_model, seed, final_ln, with_index) for seed in range(seeds)] for n in lengths]
+    probes = [
+        [_one_probe(n, block, d_model, seed, final_ln, with_index) for seed in range(seeds)]
+        for n in lengths
+    ]
     result = {"length": lengths, "log_n": [math.log(n) for n in lengths]}
     for key in probes[0][0]:
         result[key] = torch.tensor([[p[key] for p in row] for row in probes])

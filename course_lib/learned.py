@@ -38,7 +38,9 @@ def position_similarity(table: torch.Tensor) -> torch.Tensor:
     """
     require_tensor("table", table, floating=True)
     if table.ndim != 2:
-        raise ValueError(f"table must be 2-D (positions, features), got shape {tuple(table.shape)}.")
+        raise ValueError(
+            f"table must be 2-D (positions, features), got shape {tuple(table.shape)}."
+        )
     unit = F.normalize(table, dim=-1)       # each row scaled to length 1 (a zero row stays zero)
     return unit @ unit.T
 

@@ -19,7 +19,9 @@ from .schemes import PositionScheme
 MODES = ("by_length", "by_max_len")
 
 
-def normalised_positions(seq_len: int, mode: str = "by_length", max_len: int | None = None) -> torch.Tensor:
+def normalised_positions(
+    seq_len: int, mode: str = "by_length", max_len: int | None = None
+) -> torch.Tensor:
     """(seq_len,) float positions 0..seq_len-1 divided by (seq_len - 1) or by ``max_len``."""
     require_int("seq_len", seq_len, minimum=1)
     require_choice("mode", mode, MODES)
@@ -28,12 +30,15 @@ def normalised_positions(seq_len: int, mode: str = "by_length", max_len: int | N
         # A one-token sequence has no "end" to divide by; its only position is 0.
         return positions / max(seq_len - 1, 1)
     if max_len is None:
-        raise ValueError('mode="by_max_len" needs max_len, the length the positions are divided by.')
+        raise ValueError(
+            'mode="by_max_len" needs max_len, the length the positions are divided by.'
+        )
     return positions / require_int("max_len", max_len, minimum=1)
 
 
 class NormalisedPosition(PositionScheme):
-    """Append the normalised position as one extra feature. x (batch, seq, d-1) -> (batch, seq, d)."""
+    """Append the normalised position as one extra feature. x (batch, seq, d-1) -> (batch, seq,
+    d)."""
 
     extra_dims = 1
 
@@ -42,7 +47,9 @@ class NormalisedPosition(PositionScheme):
         self.mode = require_choice("mode", mode, MODES)
         if mode == "by_max_len":
             if max_len is None:
-                raise ValueError('mode="by_max_len" needs max_len, the length the positions are divided by.')
+                raise ValueError(
+                    'mode="by_max_len" needs max_len, the length the positions are divided by.'
+                )
             require_int("max_len", max_len, minimum=1)
         self.max_len = max_len
 

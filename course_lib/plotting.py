@@ -31,7 +31,9 @@ def plot_attention(weights, labels, ax=None, title: str = "attention weights"):
     """Heatmap of one (n_q, n_k) attention matrix, rows = queries, cols = keys."""
     weights = torch.as_tensor(weights).detach().cpu().numpy()
     if weights.ndim != 2:
-        raise ValueError(f"weights must be one (queries, keys) matrix, got shape {tuple(weights.shape)}.")
+        raise ValueError(
+            f"weights must be one (queries, keys) matrix, got shape {tuple(weights.shape)}."
+        )
     if len(labels) != weights.shape[0] or weights.shape[0] != weights.shape[1]:
         raise ValueError(
             f"need one label per token: {len(labels)} labels for a {tuple(weights.shape)} matrix."

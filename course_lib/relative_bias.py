@@ -22,52 +22,84 @@ from ._validation import require_int, require_tensor
 from .schemes import PositionScheme
 
 
-def t5_relative_position_bucket(relative_position: torch.Tensor, bidirectional: bool = True, num_buckets: int = 32,
-                                max_distance: int = 128) -> torch.Tensor:
-    """Bucket index of each offset (key position − query position), as T5: same shape, int64, in [0, num_buckets).
+def t5_relative_position_bucket(
+    relative_position: torch.Tensor,
+    bidirectional: bool = True,
+    num_buckets: int = 32,
+    max_distance: int = 128,
+) -> torch.Tensor:
+    """Bucket index of each offset (key position − query position), as T5: same shape, int64, in [0,
+    num_buckets).
 
-    With ``bidirectional``, half the buckets are for keys after the query (offset > 0). Of the buckets for one
-    direction, the first half are exact offsets 0, 1, ...; the rest cover up to ``max_distance`` on a log scale.
-    Without it (decoders), keys after the query all fall in bucket 0 (a causal mask hides them anyway).
+    With ``bidirectional``, half the buckets are for keys after the query (offset > 0). Of the
+    buckets for one direction, the first half are exact offsets 0, 1, ...; the rest cover up to
+    ``max_distance`` on a log scale. Without it (decoders), keys after the query all fall in bucket
+    0 (a causal mask hides them anyway).
     """
     require_tensor("relative_position", relative_position)
     if relative_position.is_floating_point():
-        raise ValueError(f"relative_position must hold whole-number offsets, got dtype {relative_position.dtype}.")
+        raise ValueError(
+            "relative_position must hold whole-number offsets, got dtype "
+            f"{relative_position.dtype}."
+        )
     require_int("num_buckets", num_buckets, minimum=4 if bidirectional else 2)
     require_int("max_distance", max_distance, minimum=1)
     relative_position = relative_position.long()
     buckets = torch.zeros_like(relative_position)
     if bidirectional:
         num_buckets //= 2
-        buckets += (relative_position > 0).long() * num_buckets      # the second half: keys after the query
+        # the second half: keys after the query
+        buckets += (relative_position > 0).long() * num_buckets
         distance = relative_position.abs()
     else:
-        distance = (-relative_position).clamp(min=0)                  # only keys before the query count
+        # only keys before the query count
+        distance = (-relative_position).clamp(min=0)
     max_exact = num_buckets // 2
     if max_distance <= max_exact:
-        raise ValueError(f"max_distance ({max_distance}) must exceed the {max_exact} exact buckets per direction.")
+        raise ValueError(
+            f"max_distance ({max_distance}) must exceed the {max_exact} exact buckets per "
+            "direction."
+        )
     is_small = distance < max_exact
-    # log-spaced: offsets max_exact .. max_distance share the remaining num_buckets - max_exact buckets
-    log_ratio = torch.log(distance.clamp(min=1).float() / max_exact) / math.log(max_distance / max_exact)
-    if_large = (max_exact + (log_ratio * (num_buckets - max_exact)).long()).clamp(max=num_buckets - 1)
+    # log-spaced: offsets max_exact .. max_distance share the remaining num_buckets - max_exact
+    # buckets
+    log_ratio = torch.log(distance.clamp(min=1).float() / max_exact) / math.log(
+        max_distance / max_exact
+    )
+    if_large = (max_exact + (log_ratio * (num_buckets - max_exact)).long()).clamp(
+        max=num_buckets - 1
+    )
     return buckets + torch.where(is_small, distance, if_large)
 
 
 class T5RelativeBias(PositionScheme):
-    """A learned scalar per (bucket, head) added to the attention logits; no position enters the token vectors."""
+    """A learned scalar per (bucket, head) added to the attention logits; no position enters the
+    token vectors."""
 
-    def __init__(self, num_heads: int, num_buckets: int = 32, max_distance: int = 128, bidirectional: bool = True):
+    def __init__(
+        self,
+        num_heads: int,
+        num_buckets: int = 32,
+        max_distance: int = 128,
+        bidirectional: bool = True,
+    ):
         super().__init__()
         self.num_heads = require_int("num_heads", num_heads, minimum=1)
         self.num_buckets = require_int("num_buckets", num_buckets, minimum=4)
         self.max_distance = require_int("max_distance", max_distance, minimum=1)
         self.bidirectional = bool(bidirectional)
         self.bias = nn.Embedding(num_buckets, num_heads)
-        t5_relative_position_bucket(torch.zeros(1, dtype=torch.long), self.bidirectional, num_buckets, max_distance)
+        t5_relative_position_bucket(
+            torch.zeros(1, dtype=torch.long), self.bidirectional, num_buckets, max_distance
+        )
 
     def attention_bias(self, seq_len: int) -> torch.Tensor:
         """(1, heads, seq, seq): entry (h, i, j) is the learned bias of head h for offset j − i."""
         positions = torch.arange(seq_len, device=self.bias.weight.device)
-        buckets = t5_relative_position_bucket(positions[None, :] - positions[:, None], self.bidirectional,
-                                              self.num_buckets, self.max_distance)
+        buckets = t5_relative_position_bucket(
+            positions[None, :] - positions[:, None],
+            self.bidirectional,
+            self.num_buckets,
+            self.max_distance,
+        )
         return self.bias(buckets).permute(2, 0, 1)[None]

@@ -1,4 +1,5 @@
-"""The course's running scorecard: one row per position scheme, added by the chapter that measures it.
+"""The course's running scorecard: one row per position scheme, added by the chapter that measures
+it.
 
 Each chapter ends with ``summary_table(chapter)``, which shows every row up
 to and including that chapter, so the table grows as the course goes on.
@@ -22,14 +23,88 @@ COLUMNS = (
 )
 
 ROWS = (
-    (0, "none (bag of tokens)", "—", "no: every position looks alike", "—", "no", "— (nothing to extrapolate)", "0"),
-    (1, "integer index, concatenated", "no: up to n−1; logits ∝ n²", "raw yes; after LayerNorm late positions collapse", "yes", "no: logits mix p_i·p_j", "not measured yet (ch. 07)", "0, but one feature of width"),
-    (1, "integer index, added to every feature", "no", "yes, but LayerNorm erases it", "yes", "no", "—", "0"),
-    (2, "p/(n−1), concatenated", "yes: [0, 1]", "yes, but neighbours only 1/(n−1) apart", "no: index 3 is 0.2 at n=16, 0.097 at n=32", "no: one number gives straight-line logits", "no: trained at 16, near chance at 8, 32 and 64", "0"),
-    (2, "p/max_len, concatenated", "only up to n = max_len", "yes, 1/max_len apart", "yes", "no: one number gives straight-line logits", "no: right on trained positions (a few % lower on shorter sequences), chance past them", "0"),
-    (3, "sinusoids, added", "yes: [−1, 1], every row of norm √(d/2)", "yes: distinct over 10,000 positions", "yes", "in the table (PE(p+k) = M_k·PE(p)); not automatically after W_Q, W_K", "no: trained at 16, far below trained accuracy past position 15", "0"),
-    (4, "learned table, added", "no bound by design: values are whatever training wrote", "yes where trained; untrained rows stay random noise", "yes", "no: every row is free, offsets are learned row by row", "no: chance past the trained positions, an error past max_len", "max_len × d (BERT-base: 393,216)"),
-    (5, "RoPE (q and k rotated in every head)", "yes: rotations keep lengths, nothing is added", "yes: each position has its own angles", "yes", "yes, by construction: scores see content and m − n only, even after W_Q, W_K", "partly: trained at 16, far above the others past position 15, but below trained accuracy", "0"),
+    # (chapter, scheme, bounded?, unique per position?, same value at every length?,
+    #  relative offsets easy?, extrapolates past training length?, parameters)
+    (
+        0,
+        "none (bag of tokens)",
+        "—",
+        "no: every position looks alike",
+        "—",
+        "no",
+        "— (nothing to extrapolate)",
+        "0",
+    ),
+    (
+        1,
+        "integer index, concatenated",
+        "no: up to n−1; logits ∝ n²",
+        "raw yes; after LayerNorm late positions collapse",
+        "yes",
+        "no: logits mix p_i·p_j",
+        "not measured yet (ch. 07)",
+        "0, but one feature of width",
+    ),
+    (
+        1,
+        "integer index, added to every feature",
+        "no",
+        "yes, but LayerNorm erases it",
+        "yes",
+        "no",
+        "—",
+        "0",
+    ),
+    (
+        2,
+        "p/(n−1), concatenated",
+        "yes: [0, 1]",
+        "yes, but neighbours only 1/(n−1) apart",
+        "no: index 3 is 0.2 at n=16, 0.097 at n=32",
+        "no: one number gives straight-line logits",
+        "no: trained at 16, near chance at 8, 32 and 64",
+        "0",
+    ),
+    (
+        2,
+        "p/max_len, concatenated",
+        "only up to n = max_len",
+        "yes, 1/max_len apart",
+        "yes",
+        "no: one number gives straight-line logits",
+        "no: right on trained positions (a few % lower on shorter sequences), chance past them",
+        "0",
+    ),
+    (
+        3,
+        "sinusoids, added",
+        "yes: [−1, 1], every row of norm √(d/2)",
+        "yes: distinct over 10,000 positions",
+        "yes",
+        "in the table (PE(p+k) = M_k·PE(p)); not automatically after W_Q, W_K",
+        "no: trained at 16, far below trained accuracy past position 15",
+        "0",
+    ),
+    (
+        4,
+        "learned table, added",
+        "no bound by design: values are whatever training wrote",
+        "yes where trained; untrained rows stay random noise",
+        "yes",
+        "no: every row is free, offsets are learned row by row",
+        "no: chance past the trained positions, an error past max_len",
+        "max_len × d (BERT-base: 393,216)",
+    ),
+    (
+        5,
+        "RoPE (q and k rotated in every head)",
+        "yes: rotations keep lengths, nothing is added",
+        "yes: each position has its own angles",
+        "yes",
+        "yes, by construction: scores see content and m − n only, even after W_Q, W_K",
+        "partly: trained at 16, far above the others past position 15, but below trained accuracy",
+        "0",
+    ),
 )
 
 
@@ -40,7 +115,7 @@ def summary_table(chapter: int) -> str:
         "| " + " | ".join(COLUMNS) + " |",
         "|" + "---|" * len(COLUMNS),
     ]
-    for row in ROWS:
-        if row[0] <= chapter:
-            lines.append("| " + " | ".join(f"{row[0]:02d}" if i == 0 else str(cell) for i, cell in enumerate(row)) + " |")
+    for row_chapter, *cells in ROWS:
+        if row_chapter <= chapter:
+            lines.append("| " + " | ".join([f"{row_chapter:02d}", *cells]) + " |")
     return "\n".join(lines)

@@ -64,7 +64,9 @@ class AgentTask:
         tokens = sentence.lower().split()
         unknown = [w for w in tokens if w not in ids]
         if unknown:
-            raise ValueError(f"unknown word(s) {unknown}; this task knows: {', '.join(self.words)}.")
+            raise ValueError(
+                f"unknown word(s) {unknown}; this task knows: {', '.join(self.words)}."
+            )
         return torch.tensor([ids[w] for w in tokens])
 
     def decode(self, tokens: torch.Tensor) -> str:
@@ -118,17 +120,26 @@ class CopyBackTask:
     def num_classes(self) -> int:
         return self.vocab_size
 
-    def sample(self, batch_size: int, generator: torch.Generator | None = None, seq_len: int | None = None):
-        """tokens (batch, seq_len), labels (batch, seq_len); ``seq_len`` defaults to the training length."""
+    def sample(
+        self, batch_size: int, generator: torch.Generator | None = None, seq_len: int | None = None
+    ):
+        """tokens (batch, seq_len), labels (batch, seq_len); ``seq_len`` defaults to the training
+        length."""
         require_int("batch_size", batch_size, minimum=1)
-        n = self.seq_len if seq_len is None else require_int("seq_len", seq_len, minimum=self.offset + 1)
+        n = (
+            self.seq_len
+            if seq_len is None
+            else require_int("seq_len", seq_len, minimum=self.offset + 1)
+        )
         tokens = torch.randint(self.vocab_size, (batch_size, n), generator=generator)
         labels = torch.full_like(tokens, IGNORE_INDEX)
         labels[:, self.offset:] = tokens[:, : -self.offset]
         return tokens, labels
 
 
-def copy_offset_profile(tokens: torch.Tensor, predictions: torch.Tensor, max_offset: int) -> torch.Tensor:
+def copy_offset_profile(
+    tokens: torch.Tensor, predictions: torch.Tensor, max_offset: int
+) -> torch.Tensor:
     """Where does a model copy from? (max_offset + 1,) fractions, one per offset k = 0..max_offset.
 
     Entry k is the fraction of predictions (at positions p >= max_offset, so
@@ -144,11 +155,16 @@ def copy_offset_profile(tokens: torch.Tensor, predictions: torch.Tensor, max_off
     seq = tokens.shape[1]
     require_int("max_offset", max_offset, minimum=0)
     if max_offset >= seq:
-        raise ValueError(f"max_offset must be smaller than the sequence length {seq}, got {max_offset}.")
+        raise ValueError(
+            f"max_offset must be smaller than the sequence length {seq}, got {max_offset}."
+        )
     queries = predictions[:, max_offset:]
-    return torch.stack([
-        (queries == tokens[:, max_offset - k: seq - k]).float().mean() for k in range(max_offset + 1)
-    ])
+    return torch.stack(
+        [
+            (queries == tokens[:, max_offset - k : seq - k]).float().mean()
+            for k in range(max_offset + 1)
+        ]
+    )
 
 
 def toy_word_vectors(words, dim: int = 4, seed: int = 0) -> torch.Tensor:
@@ -163,10 +179,15 @@ def toy_word_vectors(words, dim: int = 4, seed: int = 0) -> torch.Tensor:
         raise ValueError(f"words must be a non-empty list of strings, got {words!r}.")
     # Seed from the word itself (crc32 is stable across runs, unlike hash()),
     # so "lion" has one vector whatever sentence it appears in.
-    return torch.stack([
-        torch.randn(dim, generator=torch.Generator().manual_seed(seed * 1_000_003 + zlib.crc32(w.encode())))
-        for w in words
-    ])
+    return torch.stack(
+        [
+            torch.randn(
+                dim,
+                generator=torch.Generator().manual_seed(seed * 1_000_003 + zlib.crc32(w.encode())),
+            )
+            for w in words
+        ]
+    )
 
 
 def toy_attention_weights(dim: int = 4, seed: int = 0):

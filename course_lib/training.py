@@ -27,8 +27,11 @@ def seed_everything(seed: int) -> None:
 
 
 def _loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    # (batch, C) with (batch,) or (batch, seq, C) with (batch, seq); IGNORE_INDEX labels don't count.
-    return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), labels.reshape(-1), ignore_index=IGNORE_INDEX)
+    # (batch, C) with (batch,) or (batch, seq, C) with (batch, seq); IGNORE_INDEX labels don't
+    # count.
+    return F.cross_entropy(
+        logits.reshape(-1, logits.shape[-1]), labels.reshape(-1), ignore_index=IGNORE_INDEX
+    )
 
 
 def train(
@@ -50,8 +53,14 @@ def train(
     require_int("steps", steps, minimum=1)
     require_int("batch_size", batch_size, minimum=1)
     require_positive_float("lr", lr)
-    if isinstance(weight_decay, bool) or not isinstance(weight_decay, (int, float)) or weight_decay < 0:
-        raise ValueError(f"weight_decay must be a number >= 0 (0 turns decay off), got {weight_decay!r}.")
+    if (
+        isinstance(weight_decay, bool)
+        or not isinstance(weight_decay, (int, float))
+        or weight_decay < 0
+    ):
+        raise ValueError(
+            f"weight_decay must be a number >= 0 (0 turns decay off), got {weight_decay!r}."
+        )
     if not callable(getattr(task, "sample", None)):
         raise ValueError(
             f"task must have a sample(batch_size, generator) method, got {type(task).__name__}."
@@ -60,7 +69,9 @@ def train(
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
     losses = []
     model.train()
-    for _ in tqdm(range(steps), desc=f"training {type(model).__name__}", disable=not progress, leave=False):
+    for _ in tqdm(
+        range(steps), desc=f"training {type(model).__name__}", disable=not progress, leave=False
+    ):
         tokens, labels = task.sample(batch_size, generator)
         loss = _loss(model(tokens), labels)
         optimizer.zero_grad(set_to_none=True)
@@ -91,7 +102,9 @@ def accuracy(model: nn.Module, tokens: torch.Tensor, labels: torch.Tensor) -> fl
 
 
 @torch.no_grad()
-def accuracy_by_position(model: nn.Module, tokens: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+def accuracy_by_position(
+    model: nn.Module, tokens: torch.Tensor, labels: torch.Tensor
+) -> torch.Tensor:
     """Accuracy at each position, averaged over the batch: (seq,) floats.
 
     For per-token tasks (``labels`` of shape (batch, seq)). Positions where every
@@ -102,10 +115,14 @@ def accuracy_by_position(model: nn.Module, tokens: torch.Tensor, labels: torch.T
     predictions = model(tokens).argmax(dim=-1)
     if labels.dim() != 2 or predictions.shape != labels.shape:
         raise ValueError(
-            "accuracy_by_position needs per-token labels of shape (batch, seq) matching the model's "
-            f"predictions; got labels {tuple(labels.shape)} and predictions {tuple(predictions.shape)}."
+            "accuracy_by_position needs per-token labels of shape (batch, seq) matching the "
+            "model's "
+            f"predictions; got labels {tuple(labels.shape)} and predictions "
+            f"{tuple(predictions.shape)}."
         )
     scored = (labels != IGNORE_INDEX).float()
     correct = ((predictions == labels).float() * scored).sum(dim=0)
     counts = scored.sum(dim=0)
-    return torch.where(counts > 0, correct / counts.clamp(min=1), torch.full_like(counts, float("nan")))
+    return torch.where(
+        counts > 0, correct / counts.clamp(min=1), torch.full_like(counts, float("nan"))
+    )

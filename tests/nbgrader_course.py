@@ -23,16 +23,25 @@ def assignments() -> list[str]:
 
 
 def run_nbgrader(course: Path, *args: str) -> subprocess.CompletedProcess:
-    """Run ``nbgrader *args`` in ``course`` (nbgrader must run from the course root); raise if it fails."""
-    result = subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=course, capture_output=True, text=True,
-                            timeout=900)
+    """Run ``nbgrader *args`` in ``course`` (nbgrader must run from the course root); raise if it
+    fails."""
+    result = subprocess.run(
+        [sys.executable, "-m", "nbgrader", *args],
+        cwd=course,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     if result.returncode != 0:
-        raise RuntimeError(f"nbgrader {' '.join(args)} failed:\n{result.stdout[-2000:]}\n{result.stderr[-3000:]}")
+        raise RuntimeError(
+            f"nbgrader {' '.join(args)} failed:\n{result.stdout[-2000:]}\n{result.stderr[-3000:]}"
+        )
     return result
 
 
 def new_course(course: Path, names: list[str]) -> Path:
-    """A throw-away nbgrader course at ``course``: the config, the given solutions/, each assignment generated."""
+    """A throw-away nbgrader course at ``course``: the config, the given solutions/, each assignment
+    generated."""
     course.mkdir(parents=True)
     shutil.copy(ROOT / "nbgrader_config.py", course)
     for name in names:
@@ -52,7 +61,8 @@ def nbgrader_meta(cell) -> dict:
 
 
 def solution_text(source: str) -> str:
-    """What a student who wrote the instructor's answer would have: the region without its markers."""
+    """What a student who wrote the instructor's answer would have: the region without its
+    markers."""
     return "\n".join(
         line for line in source.splitlines()
         if line.strip() not in ("### BEGIN SOLUTION", "### END SOLUTION")
@@ -79,21 +89,27 @@ def filled_in(release_nb, source_nb, replacements: dict[str, str] | None = None)
 
 
 def submit(course: Path, assignment: str, student: str, nb, file_name: str | None = None) -> None:
-    """Hand in ``nb`` as nbgrader's layout has it: ``course/submitted/<student>/<assignment>/<file_name>``."""
+    """Hand in ``nb`` as nbgrader's layout has it:
+    ``course/submitted/<student>/<assignment>/<file_name>``."""
     folder = course / "submitted" / student / assignment
     folder.mkdir(parents=True, exist_ok=True)
     nbformat.write(nb, folder / (file_name or f"{assignment}.ipynb"))
 
 
 def hidden_test_lines(assignment: str, min_length: int = 20) -> list[str]:
-    """The lines of code in the instructor's hidden tests (long enough to be telling), to look for leaks."""
+    """The lines of code in the instructor's hidden tests (long enough to be telling), to look for
+    leaks."""
     import re
 
     source = nbformat.read(ROOT / "solutions" / assignment / f"{assignment}.ipynb", as_version=4)
     lines = []
     for cell in source.cells:
-        for block in re.findall(r"### BEGIN HIDDEN TESTS(.*?)### END HIDDEN TESTS", cell.source, re.S):
-            lines += [line.strip() for line in block.splitlines() if len(line.strip()) >= min_length]
+        for block in re.findall(
+            r"### BEGIN HIDDEN TESTS(.*?)### END HIDDEN TESTS", cell.source, re.S
+        ):
+            lines += [
+                line.strip() for line in block.splitlines() if len(line.strip()) >= min_length
+            ]
     return lines
 
 
@@ -105,7 +121,8 @@ def points_per_test(assignment: str) -> dict[str, float]:
 
 
 def fingerprint(folder: Path) -> dict[str, str]:
-    """Every file under ``folder`` -> its SHA-256: equal before and after means nothing was modified."""
+    """Every file under ``folder`` -> its SHA-256: equal before and after means nothing was
+    modified."""
     import hashlib
 
     return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
@@ -121,14 +138,16 @@ def csv_scores(csv_path: Path) -> dict[str, float]:
 
 
 def broken_links(path: Path) -> list[str]:
-    """Relative links in a Markdown file or a notebook's Markdown cells that open nothing (external links and
-    anchors are not checked)."""
+    """Relative links in a Markdown file or a notebook's Markdown cells that open nothing (external
+    links and anchors are not checked)."""
     import re
 
     if path.suffix == ".md":
         text = path.read_text()
     else:
-        text = "\n".join(c.source for c in nbformat.read(path, as_version=4).cells if c.cell_type == "markdown")
+        text = "\n".join(
+            c.source for c in nbformat.read(path, as_version=4).cells if c.cell_type == "markdown"
+        )
     return [target for target in re.findall(r"\]\(([^)\s]+)\)", text)
             if not (re.match(r"[a-z]+:", target) or target.startswith("#"))
             and not (path.parent / target.split("#")[0]).exists()]

@@ -1,7 +1,6 @@
 """course_lib.attention: cross-checked against PyTorch's own attention, and its symmetry proved."""
 
 import itertools
-import math
 
 import pytest
 import torch
@@ -69,20 +68,30 @@ def test_self_attention_logits_are_what_forward_softmaxes():
 
 
 def test_causal_mask():
-    assert causal_mask(3).tolist() == [[True, False, False], [True, True, False], [True, True, True]]
+    assert causal_mask(3).tolist() == [
+        [True, False, False],
+        [True, True, False],
+        [True, True, True],
+    ]
 
 
 @pytest.mark.parametrize("perm", list(itertools.permutations(range(4))))
 def test_self_attention_is_permutation_equivariant(perm):
     x, w = rand(4, 6), [rand(6, 6) for _ in range(3)]
-    attend = lambda t: scaled_dot_product_attention(t @ w[0], t @ w[1], t @ w[2])[0]
+
+    def attend(t):
+        return scaled_dot_product_attention(t @ w[0], t @ w[1], t @ w[2])[0]
+
     perm = list(perm)
     assert torch.allclose(attend(x[perm]), attend(x)[perm], atol=1e-5)
 
 
 def test_causal_attention_is_not_permutation_equivariant():
     x = rand(4, 6)
-    attend = lambda t: scaled_dot_product_attention(t, t, t, causal=True)[0]
+
+    def attend(t):
+        return scaled_dot_product_attention(t, t, t, causal=True)[0]
+
     assert not torch.allclose(attend(x[[3, 2, 1, 0]]), attend(x)[[3, 2, 1, 0]], atol=1e-3)
 
 
@@ -112,7 +121,9 @@ def test_reading_the_first_row_is_itself_a_position_signal():
         assert torch.allclose(per_token(tokens)[:, 0], model(tokens), atol=1e-6)
 
 
-@pytest.mark.parametrize("scheme", [lambda: IntegerPosition("concat"), lambda: LearnedPositions(8, 16)])
+@pytest.mark.parametrize(
+    "scheme", [lambda: IntegerPosition("concat"), lambda: LearnedPositions(8, 16)]
+)
 def test_a_position_scheme_breaks_the_symmetry(scheme):
     torch.manual_seed(0)
     model = TinyTransformer(10, 4, d_model=16, position=scheme()).eval()
@@ -131,12 +142,38 @@ def test_output_shapes_and_kept_weights():
 @pytest.mark.parametrize(
     "call, message",
     [
-        (lambda: scaled_dot_product_attention([[1.0]], torch.ones(1, 1), torch.ones(1, 1)), "torch.Tensor"),
-        (lambda: scaled_dot_product_attention(torch.ones(3), torch.ones(3), torch.ones(3)), "at least 2"),
-        (lambda: scaled_dot_product_attention(torch.ones(2, 3), torch.ones(2, 4), torch.ones(2, 4)), "same last dimension"),
-        (lambda: scaled_dot_product_attention(torch.ones(2, 3), torch.ones(2, 3), torch.ones(5, 3)), "one row per key"),
-        (lambda: scaled_dot_product_attention(torch.ones(2, 3), torch.ones(4, 3), torch.ones(4, 3), causal=True), "as many queries as keys"),
-        (lambda: scaled_dot_product_attention(torch.ones(2, 3, dtype=torch.long), torch.ones(2, 3), torch.ones(2, 3)), "floating-point"),
+        (
+            lambda: scaled_dot_product_attention([[1.0]], torch.ones(1, 1), torch.ones(1, 1)),
+            "torch.Tensor",
+        ),
+        (
+            lambda: scaled_dot_product_attention(torch.ones(3), torch.ones(3), torch.ones(3)),
+            "at least 2",
+        ),
+        (
+            lambda: scaled_dot_product_attention(
+                torch.ones(2, 3), torch.ones(2, 4), torch.ones(2, 4)
+            ),
+            "same last dimension",
+        ),
+        (
+            lambda: scaled_dot_product_attention(
+                torch.ones(2, 3), torch.ones(2, 3), torch.ones(5, 3)
+            ),
+            "one row per key",
+        ),
+        (
+            lambda: scaled_dot_product_attention(
+                torch.ones(2, 3), torch.ones(4, 3), torch.ones(4, 3), causal=True
+            ),
+            "as many queries as keys",
+        ),
+        (
+            lambda: scaled_dot_product_attention(
+                torch.ones(2, 3, dtype=torch.long), torch.ones(2, 3), torch.ones(2, 3)
+            ),
+            "floating-point",
+        ),
         (lambda: causal_mask(0), "at least 1"),
         (lambda: SelfAttention(10, 3), "divisible by num_heads"),
         (lambda: TinyTransformer(10, 4, pool="max"), "pool must be one of"),

@@ -25,7 +25,10 @@ def test_right_answers_pass():
         ([[0.5, 0.5]], ["returned a list", "torch.Tensor of shape (2, 2)"]),
         (torch.ones(2, 3), ["wrong shape", "expected (2, 2), got (2, 3)"]),
         (torch.ones(2, 2, dtype=torch.long), ["floating-point"]),
-        (torch.tensor([[0.5, 0.5], [0.75, 0.25]]), ["wrong values", "largest difference 0.5 at index (1, 0)"]),
+        (
+            torch.tensor([[0.5, 0.5], [0.75, 0.25]]),
+            ["wrong values", "largest difference 0.5 at index (1, 0)"],
+        ),
         (torch.tensor([[0.5, 0.5], [float("nan"), 0.75]]), ["wrong values", "at index (1, 0)"]),
     ],
 )
@@ -70,7 +73,10 @@ def test_check_failed_is_an_assertion_error_so_nbgrader_scores_zero():
         (lambda: check_number(True, 1.0, what="ceiling"), "expected a number"),
         (lambda: check_equal(False, True, what="equivariant?"), "expected True, got False"),
         (lambda: check_equal(1, True, what="equivariant?"), "expected True or False"),
-        (lambda: check_equal(torch.tensor(False), True, what="equivariant?"), "expected True, got False"),
+        (
+            lambda: check_equal(torch.tensor(False), True, what="equivariant?"),
+            "expected True, got False",
+        ),
     ],
 )
 def test_wrong_values_explain_what_went_wrong(call, fragment):
@@ -104,7 +110,11 @@ def test_gradient_of_says_where_a_gradient_flows_and_where_it_is_cut():
 
     table = torch.arange(6.0).reshape(3, 2)
     out, grad = gradient_of(lambda x, t: x + t[: x.shape[0]], torch.zeros(2, 2), table, wrt=1)
-    assert torch.equal(out, table[:2]) and torch.equal(grad, torch.tensor([[1.0, 1.0], [1.0, 1.0], [0.0, 0.0]]))
-    _, grad = gradient_of(lambda x, t: x + t[: x.shape[0]].detach(), torch.zeros(2, 2), table, wrt=1)
+    assert torch.equal(out, table[:2]) and torch.equal(
+        grad, torch.tensor([[1.0, 1.0], [1.0, 1.0], [0.0, 0.0]])
+    )
+    _, grad = gradient_of(
+        lambda x, t: x + t[: x.shape[0]].detach(), torch.zeros(2, 2), table, wrt=1
+    )
     assert grad is None
     assert not table.requires_grad                     # the caller's tensor is left alone

@@ -1,4 +1,5 @@
-"""The standard experiment (course_lib.experiments): the recipe the chapters used to type out, defined once."""
+"""The standard experiment (course_lib.experiments): the recipe the chapters used to type out,
+defined once."""
 
 from __future__ import annotations
 
@@ -18,7 +19,9 @@ SHORT = CopyExperiment(steps=12)          # the same recipe, fewer steps: the te
 def _by_hand(make_position, seed, config):
     """The set-up chapters 02-05 wrote out in full before the helper existed."""
     seed_everything(seed)
-    model = TinyTransformer(16, 16, d_model=32, num_heads=2, num_layers=2, position=make_position(), pool=None)
+    model = TinyTransformer(
+        16, 16, d_model=32, num_heads=2, num_layers=2, position=make_position(), pool=None
+    )
     losses = train(model, config.task(), steps=config.steps, batch_size=64, lr=3e-3, seed=seed,
                    progress=False)
     return model, losses
@@ -40,7 +43,9 @@ def test_a_second_call_reuses_the_training_but_returns_its_own_copy():
         first.token_embedding.weight.zero_()
     second = train_copy_model("sinusoidal", seed=0, config=SHORT)
     assert second is not first
-    assert second.token_embedding.weight.abs().sum() > 0, "a change to one copy reached the next call"
+    assert second.token_embedding.weight.abs().sum() > 0, (
+        "a change to one copy reached the next call"
+    )
     assert not second.training, "the trained model is returned in eval mode"
 
 
@@ -63,8 +68,9 @@ def test_training_leaves_the_notebooks_random_generators_alone():
 def test_every_scheme_of_the_standard_experiment_builds_and_runs():
     tokens = torch.randint(16, (2, 16))
     for name in COPY_SCHEMES:
-        model = TinyTransformer(16, 16, d_model=32, num_heads=2, num_layers=2, position=copy_scheme(name),
-                                pool=None)
+        model = TinyTransformer(
+            16, 16, d_model=32, num_heads=2, num_layers=2, position=copy_scheme(name), pool=None
+        )
         assert model(tokens).shape == (2, 16, 16), name
 
 

@@ -8,8 +8,17 @@ import torch
 
 from course_lib import plot_attention, plot_vector_bars, summary_table, use_lecture_style
 from course_lib.explorers import (
-    draw_integer_dimension, draw_learned_tables, draw_normalised_positions, draw_order_blindness,
-    draw_rope, draw_sinusoids, integer_dimension_view, learned_tables_view, rope_view, normalised_positions_view, order_blindness_view,
+    draw_integer_dimension,
+    draw_learned_tables,
+    draw_normalised_positions,
+    draw_order_blindness,
+    draw_rope,
+    draw_sinusoids,
+    integer_dimension_view,
+    learned_tables_view,
+    normalised_positions_view,
+    order_blindness_view,
+    rope_view,
     sinusoids_view,
 )
 
@@ -57,20 +66,33 @@ def test_integer_dimension_view_saturates_as_the_length_grows():
         (lambda: order_blindness_view(""), "non-empty string"),
         (lambda: learned_tables_view({}, 0, 4), "non-empty dict"),
         (lambda: rope_view(3, -1), "n must be at least 0"),
-        (lambda: rope_view(3, 1, pair=8, head_dim=16), "pair must be one of 0..7"),
+        (lambda: rope_view(3, 1, pair=8, head_dim=16),
+         "pair must be one of the head_dim/2 pairs \\(head_dim=16\\), 0..7"),
         (lambda: rope_view(3, 1, head_dim=5), "head_dim must be even"),
         (lambda: rope_view(3, 1, q=(1.0, 2.0, 3.0)), "two numbers"),
-        (lambda: learned_tables_view({"t": torch.zeros(8, 4)}, 8, 4), "position must be a row of every table"),
+        (
+            lambda: learned_tables_view({"t": torch.zeros(8, 4)}, 8, 4),
+            "position must be a row of every table",
+        ),
         (lambda: learned_tables_view({"t": torch.zeros(8)}, 0, 4), "must be 2-D"),
-        (lambda: learned_tables_view({"t": torch.zeros(8, 4)}, 0, 0), "trained_len must be at least 1"),
+        (
+            lambda: learned_tables_view({"t": torch.zeros(8, 4)}, 0, 0),
+            "trained_len must be at least 1",
+        ),
         (lambda: order_blindness_view(42), "non-empty string"),
-        (lambda: draw_order_blindness(["deer kills wolf"], word="lion"), "must appear in every sentence"),
+        (
+            lambda: draw_order_blindness(["deer kills wolf"], word="lion"),
+            "must appear in every sentence",
+        ),
         (lambda: plot_attention(torch.ones(2, 2, 2), ["a", "b"]), "one \\(queries, keys\\) matrix"),
         (lambda: plot_attention(torch.ones(3, 3), ["a", "b"]), "one label per token"),
         (lambda: plot_vector_bars({}), "at least one vector"),
         (lambda: summary_table(-1), "chapter must be at least 0"),
         (lambda: normalised_positions_view(1), "seq_len must be at least 2"),
-        (lambda: normalised_positions_view(8, index=8), "index must be a position of the sequence, 0..7"),
+        (
+            lambda: normalised_positions_view(8, index=8),
+            "index must be a position of the sequence, 0..7",
+        ),
         (lambda: normalised_positions_view(8, index=-1), "index must be at least 0"),
         (lambda: normalised_positions_view(8, train_len=1), "train_len must be at least 2"),
         (lambda: normalised_positions_view(8, max_len=0), "max_len must be at least 1"),
@@ -106,11 +128,16 @@ def test_normalised_positions_view_says_which_training_position_an_index_reads_a
     # p/(n-1): index 3 of 32 has the value index 1.45 had when training at 16 (3 * 15 / 31).
     assert longer["by_length"]["reads_as"] == pytest.approx(3 * 15 / 31, rel=1e-5)
     assert longer["by_length"]["gap"] == pytest.approx(1 / 31, rel=1e-5)
-    assert longer["by_length"]["values"].shape == (32,) and longer["by_length"]["training_values"].shape == (16,)
+    assert longer["by_length"]["values"].shape == (32,) and longer["by_length"][
+        "training_values"
+    ].shape == (16,)
     # p/max_len: the same index keeps its value; an index past the training length was never seen.
     assert longer["by_max_len"]["index_value"] == pytest.approx(3 / 64)
     late = normalised_positions_view(32, index=20, max_len=64, train_len=16)
-    assert late["by_max_len"]["reads_as"] == pytest.approx(20) and not late["by_max_len"]["seen_in_training"]
+    assert (
+        late["by_max_len"]["reads_as"] == pytest.approx(20)
+        and not late["by_max_len"]["seen_in_training"]
+    )
     assert late["by_length"]["seen_in_training"]
     fig = draw_normalised_positions(64, index=40)
     assert len(fig.axes) == 2
@@ -123,7 +150,9 @@ def test_sinusoids_view_shows_the_clocks_of_a_position_and_its_similarity_profil
     assert view["similarity"][40].item() == pytest.approx(1.0)          # ‖PE(p)‖² = d/2
     assert view["similarity"].max().item() == pytest.approx(1.0)
     # The fastest clock (pair 0, ω = 1) sits at angle 40 rad mod 2π.
-    assert view["clock_pairs"][0] == 0 and view["angles"][0].item() == pytest.approx(40 % (2 * math.pi))
+    assert view["clock_pairs"][0] == 0 and view["angles"][0].item() == pytest.approx(
+        40 % (2 * math.pi)
+    )
     assert view["wavelengths"][0].item() == pytest.approx(2 * math.pi)
     # A larger base slows every clock but the first: neighbours look more alike.
     slow = sinusoids_view(40, d_model=16, base=1e6, num_positions=64)
@@ -134,13 +163,19 @@ def test_sinusoids_view_shows_the_clocks_of_a_position_and_its_similarity_profil
 
 
 def test_learned_tables_view_finds_neighbours_in_a_smooth_table_and_none_in_noise():
-    smooth = torch.stack([torch.cos(torch.arange(16.0) / 8 + k) for k in range(4)], dim=1)   # rows turn slowly
+    # rows turn slowly
+    smooth = torch.stack([torch.cos(torch.arange(16.0) / 8 + k) for k in range(4)], dim=1)
     noise = torch.randn(16, 4, generator=torch.Generator().manual_seed(0))
     view = learned_tables_view({"smooth": smooth, "noise": noise}, position=7, trained_len=5)
     assert view["smooth"]["nearest"] in (6, 8) and view["smooth"]["neighbour_similarity"] > 0.95
-    assert view["smooth"]["similarity"].shape == (16,) and abs(view["smooth"]["similarity"][7] - 1) < 1e-6
+    assert (
+        view["smooth"]["similarity"].shape == (16,)
+        and abs(view["smooth"]["similarity"][7] - 1) < 1e-6
+    )
     assert view["noise"]["nearest"] != 7 and not view["noise"]["reached_in_training"]
-    assert learned_tables_view({"noise": noise}, position=0, trained_len=5)["noise"]["reached_in_training"]
+    assert learned_tables_view({"noise": noise}, position=0, trained_len=5)["noise"][
+        "reached_in_training"
+    ]
     fig = draw_learned_tables({"smooth": smooth, "noise": noise}, position=7, trained_len=5)
     assert len(fig.axes) == 2
     plt.close(fig)
@@ -152,8 +187,11 @@ def test_rope_view_turns_one_pair_and_its_score_sees_only_the_offset():
     view = rope_view(5, 2, pair=1, head_dim=16)
     theta = 10000.0 ** (-2 / 16)
     assert view["theta"] == pytest.approx(theta)
-    angle = 5 * theta                                      # q = (1, 0.3) turned by m·θ, by hand
-    expected_q = (_math.cos(angle) - 0.3 * _math.sin(angle), _math.sin(angle) + 0.3 * _math.cos(angle))
+    angle = 5 * theta  # q = (1, 0.3) turned by m·θ, by hand
+    expected_q = (
+        _math.cos(angle) - 0.3 * _math.sin(angle),
+        _math.sin(angle) + 0.3 * _math.cos(angle),
+    )
     assert view["q"].tolist() == pytest.approx(expected_q)
     assert view["score"] == pytest.approx(rope_view(45, 42, pair=1, head_dim=16)["score"])
     assert view["score"] == pytest.approx(view["score_at_offset_only"])

@@ -1,11 +1,12 @@
 """Hostile submissions, graded in one class with honest students before and after them.
 
-Every attack the grading-integrity review tried against the old nbgrader pipeline is here, each as its
-own student (see ATTACKS): forging a score (patched checkers, torch, IPython hooks, the gradebook, fake
-reply frames), spying (solutions, hidden tests, classmates' notebooks, the gradebook), evading "write it
-yourself" rules (getattr, eval, importlib, aliases, wrapper classes), and sabotage (killing processes,
-overwriting files, a detached daemon, a fork bomb, a memory hog, 60 MB of output, a loop that swallows
-interrupts, a non-UTF-8 file name). The claims, all checked on one graded class:
+Every attack the grading-integrity review tried against the old nbgrader pipeline is here, each as
+its own student (see ATTACKS): forging a score (patched checkers, torch, IPython hooks, the
+gradebook, fake reply frames), spying (solutions, hidden tests, classmates' notebooks, the
+gradebook), evading "write it yourself" rules (getattr, eval, importlib, aliases, wrapper classes),
+and sabotage (killing processes, overwriting files, a detached daemon, a fork bomb, a memory hog, 60
+MB of output, a loop that swallows interrupts, a non-UTF-8 file name). The claims, all checked on
+one graded class:
 
 * each attacker scores exactly what its honest work deserves (most do no honest work: 0);
 * the honest students graded before and after them score 10;
@@ -20,16 +21,25 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from nbgrader_course import (
+    ROOT,
+    csv_scores,
+    filled_in,
+    fingerprint,
+    hidden_test_lines,
+    nbgrader_meta,
+    points_per_test,
+    submit,
+)
 
 from course_lib.grade import grade
 from course_lib.grading.sandbox import SANDBOX_UID_BASE, SANDBOX_UID_COUNT, Sandbox
-from nbgrader_course import (ROOT, csv_scores, filled_in, fingerprint, hidden_test_lines, nbgrader_meta,
-                            points_per_test, submit)
 
 pytestmark = pytest.mark.slow
 
 TIMEOUT = 10
-CH01 = "01_integer_dimension"        # tests: append_position 2, row_entropy 3, logit_growth 2, cosine_after_layernorm 3
+# tests: append_position 2, row_entropy 3, logit_growth 2, cosine_after_layernorm 3
+CH01 = "01_integer_dimension"
 CH05 = "05_rope"                     # points per test: read from the notebook (points_per_test)
 
 WRONG_GROWTH = "def logit_growth(n_short, n_long):\n    return 1.0\n"
@@ -57,7 +67,8 @@ ip.events.register("pre_run_cell", lambda *a: ip.displayhook(1))
 ip.events.register("post_run_cell", lambda result: setattr(result, "error_in_exec", None))
 class Swallow:
     def __call__(self, lines):
-        return ["try:\\n"] + ["    " + l for l in lines] + ["\\nexcept BaseException:\\n    pass\\n"]
+        body = ["    " + l for l in lines]
+        return ["try:\\n"] + body + ["\\nexcept BaseException:\\n    pass\\n"]
 ip.input_transformers_post.append(Swallow())
 """,
     "gradebook-write": """
@@ -82,7 +93,8 @@ for fd in range(3, 64):
         pass
 """,
     "print-checkmarks": """
-print("✓ exercise 1: visible tests passed\\n✓ exercise 2: visible tests passed\\n✓ exercise 3: visible tests passed")
+print("✓ exercise 1: visible tests passed\\n✓ exercise 2: visible tests passed\\n"
+      "✓ exercise 3: visible tests passed")
 import sys
 sys.stdout.write("Score: 10.0 / 10.0\\n")
 """,
@@ -92,8 +104,8 @@ sys.stdout.write("Score: 10.0 / 10.0\\n")
 SPY = {
     "read-solutions": """
 import glob, json, os, course_lib
-roots = ["../../..", "../../../solutions", os.path.dirname(os.path.dirname(course_lib.__file__)), "/", "/tmp", "/work",
-         "/root", os.path.expanduser("~")]
+roots = ["../../..", "../../../solutions", os.path.dirname(os.path.dirname(course_lib.__file__)),
+         "/", "/tmp", "/work", "/root", os.path.expanduser("~")]
 found = []
 for root in roots:
     found += glob.glob(os.path.join(root, "**", "*.ipynb"), recursive=True)[:50]
@@ -105,7 +117,8 @@ for path in found:
         continue
     for cell in nb.get("cells", []):
         src = "".join(cell.get("source", ""))
-        if "BEGIN SOLUTION" in src or "def logit_growth" in src and "raise NotImplementedError" not in src:
+        if ("BEGIN SOLUTION" in src
+                or "def logit_growth" in src and "raise NotImplementedError" not in src):
             exec(src.replace("### BEGIN SOLUTION", "").replace("### END SOLUTION", ""), globals())
 """,
     "read-stack-for-hidden-tests": """
@@ -219,30 +232,34 @@ time.sleep(8)
 }
 
 # Lines a student might try to slip into report.txt, and output that grows with the number of cells.
-FORGED_REPORT = """raise ValueError("ok\\nattack-forge-report: 10 / 10 (2.1 s)\\nzzz-honest: 0 / 10 (1.9 s)")"""
+FORGED_REPORT = """raise ValueError("ok\\nattack-forge-report: 10 / 10 (2.1 s)"
+                 "\\nzzz-honest: 0 / 10 (1.9 s)")"""
 MANY_ERRORS = "raise ValueError('%d' + 'x' * 2100)\n"
 
 # Cheating on "write it yourself" (chapter 05, exercise 1): the rest is honest.
 BY_HAND = {
     "getattr": "import course_lib\ndef rope_interleaved(x, positions, base=10000.0):\n"
-               "    return getattr(course_lib, 'apply_' + 'rope')(x, positions, base)\n",
+    "    return getattr(course_lib, 'apply_' + 'rope')(x, positions, base)\n",
     "eval": "def rope_interleaved(x, positions, base=10000.0):\n"
-            "    return eval('apply' + '_rope')(x, positions, base)\n",
+    "    return eval('apply' + '_rope')(x, positions, base)\n",
     "importlib": "import importlib\ndef rope_interleaved(x, positions, base=10000.0):\n"
-                 "    return importlib.import_module('course_lib.rope').__dict__['apply_rope'](x, positions, base)\n",
-    "alias": "from course_lib import apply_rope as turn\ndef rope_interleaved(x, positions, base=10000.0):\n"
-             "    return turn(x, positions, base)\n",
-    "wrapper-class": "from course_lib import RotaryPositions\ndef rope_interleaved(x, positions, base=10000.0):\n"
-                     "    return RotaryPositions(x.shape[-1], base=base).rotate(x, positions)\n",
+    "    return importlib.import_module('course_lib.rope').__dict__['apply_rope'](x, positions, "
+    "base)\n",
+    "alias": "from course_lib import apply_rope as turn\n"
+    "def rope_interleaved(x, positions, base=10000.0):\n    return turn(x, positions, base)\n",
+    "wrapper-class": "from course_lib import RotaryPositions\n"
+    "def rope_interleaved(x, positions, base=10000.0):\n"
+    "    return RotaryPositions(x.shape[-1], base=base).rotate(x, positions)\n",
     "sys-modules": "import sys\ndef rope_interleaved(x, positions, base=10000.0):\n"
-                   "    return vars(sys.modules['course_lib'])['apply_rope'](x, positions, base)\n",
+    "    return vars(sys.modules['course_lib'])['apply_rope'](x, positions, base)\n",
     "wrapped-dunder": "def rope_interleaved(x, positions, base=10000.0):\n"
-                      "    return check_tensor.__globals__['torch'].nn.functional.__dict__ and "
-                      "apply_rope.__wrapped__(x, positions, base)\n",
+    "    return check_tensor.__globals__['torch'].nn.functional.__dict__ and "
+    "apply_rope.__wrapped__(x, positions, base)\n",
     "operator": "import operator, course_lib\nfind = operator.attrgetter('apply_rope')\n"
-                "def rope_interleaved(x, positions, base=10000.0):\n    return find(course_lib)(x, positions, base)\n",
+    "def rope_interleaved(x, positions, base=10000.0):\n"
+    "    return find(course_lib)(x, positions, base)\n",
     "pydoc-locate": "import pydoc\ndef rope_interleaved(x, positions, base=10000.0):\n"
-                    "    return pydoc.locate('course_lib.rope.apply' + '_rope')(x, positions, base)\n",
+    "    return pydoc.locate('course_lib.rope.apply' + '_rope')(x, positions, base)\n",
 }
 
 
@@ -263,24 +280,41 @@ def op_names(self, request):
     if "rope_interleaved" in reply["names"]:
         f = self.shell.user_ns["rope_interleaved"]
         self.handles[id(f)] = f
-        reply["names"]["rope_interleaved"] = {"kind": "value", "value": {"handle": {"id": id(f), "type": "f"}}}
+        handle = {"handle": {"id": id(f), "type": "f"}}
+        reply["names"]["rope_interleaved"] = {"kind": "value", "value": handle}
     return reply
 R.op_names = op_names
 """
 BY_HAND_WITH_EXTRA_CELL = {
-    "cell-magic": ("%%capture\n" + QUIET + "def rope_interleaved(x, positions, base=10000.0):\n"
-                   "    return apply_rope(x, positions, base)\n", ""),
-    "global-in-function": ("def prepare():\n    global turn\n    from course_lib import apply_rope as turn\nprepare()\n"
-                           "def rope_interleaved(x, positions, base=10000.0):\n    return turn(x, positions, base)\n",
-                           QUIET),
-    "match-alias": ("import course_lib\nmatch course_lib:\n    case object(apply_rope=turn):\n        pass\n"
-                    "def rope_interleaved(x, positions, base=10000.0):\n    return turn(x, positions, base)\n", QUIET),
-    "forged-names-reply": ("def rope_interleaved(x, positions, base=10000.0):\n    return apply_rope(x, positions, base)\n",
-                           NAMES_PATCH),
+    "cell-magic": (
+        "%%capture\n" + QUIET + "def rope_interleaved(x, positions, base=10000.0):\n"
+        "    return apply_rope(x, positions, base)\n",
+        "",
+    ),
+    "global-in-function": (
+        "def prepare():\n    global turn\n    from course_lib import apply_rope as turn\n"
+        "prepare()\ndef rope_interleaved(x, positions, base=10000.0):\n"
+        "    return turn(x, positions, base)\n",
+        QUIET,
+    ),
+    "match-alias": (
+        "import course_lib\nmatch course_lib:\n    case object(apply_rope=turn):\n        pass\n"
+        "def rope_interleaved(x, positions, base=10000.0):\n    return turn(x, positions, base)\n",
+        QUIET,
+    ),
+    "forged-names-reply": (
+        "def rope_interleaved(x, positions, base=10000.0):\n"
+        "    return apply_rope(x, positions, base)\n",
+        NAMES_PATCH,
+    ),
     "another-library-rotation": (
-        "from course_lib import offset_rotation\ndef rope_interleaved(x, positions, base=10000.0):\n"
-        "    d = x.shape[-1]\n    rows = [x[j:j + 1].double() @ offset_rotation(int(m), d, base).double()\n"
-        "            for j, m in enumerate(positions.tolist())]\n    return torch.cat(rows).to(x.dtype)\n", ""),
+        "from course_lib import offset_rotation\n"
+        "def rope_interleaved(x, positions, base=10000.0):\n    d = x.shape[-1]\n"
+        "    rows = [x[j:j + 1].double() @ offset_rotation(int(m), d, base).double()\n"
+        "            for j, m in enumerate(positions.tolist())]\n"
+        "    return torch.cat(rows).to(x.dtype)\n",
+        "",
+    ),
 }
 
 # Honest answers that read like rule-breaking to a careless reader: all must score 10.
@@ -295,24 +329,48 @@ _BODY = """    d = x.shape[-1]
     return out.to(x.dtype)
 """
 HONEST_UNUSUAL = {
-    "module-with-super-init": ({"rope_interleaved": "class InterleavedRope(torch.nn.Module):\n"
-                               "    def __init__(self, base=10000.0):\n        super().__init__()\n        self.base = base\n"
-                               "    def forward(self, x, positions):\n        base = self.base\n"
-                               + "\n".join("    " + line for line in _BODY.splitlines())
-                               + "\ndef rope_interleaved(x, positions, base=10000.0):\n"
-                               "    return InterleavedRope(base)(x, positions)\n"}, ""),
-    "own-rotate-half": ({"rope_half": "def rotate_half(x):\n    x1, x2 = x.chunk(2, dim=-1)\n    return torch.cat((-x2, x1), dim=-1)\n"
-                         "def rope_half(x, positions, base=10000.0):\n    d = x.shape[-1]\n"
-                         "    theta = base ** (-torch.arange(0, d, 2, dtype=torch.float64) / d)\n"
-                         "    angles = positions.to(torch.float64)[:, None] * theta\n"
-                         "    angles = torch.cat((angles, angles), dim=-1)\n    x64 = x.double()\n"
-                         "    return (x64 * angles.cos() + rotate_half(x64) * angles.sin()).to(x.dtype)\n"}, ""),
-    "scratch-cell-with-library": ({}, "from course_lib import rope_cos_sin\ncos, sin = rope_cos_sin(torch.arange(4), 8)\n"
-                                      "print(cos[:, ::2])\n"),
-    "plot-settings": ({}, "%matplotlib inline\nimport matplotlib.pyplot as plt\nplt.rcParams['figure.figsize'] = (6, 4)\n"),
-    "type-name-in-message": ({"rope_interleaved": "def rope_interleaved(x, positions, base=10000.0):\n"
-                             "    if not isinstance(x, torch.Tensor):\n"
-                             "        raise TypeError(f'x must be a tensor, got {type(x).__name__}')\n" + _BODY}, ""),
+    "module-with-super-init": (
+        {
+            "rope_interleaved": "class InterleavedRope(torch.nn.Module):\n"
+            "    def __init__(self, base=10000.0):\n        super().__init__()\n"
+            "        self.base = base\n    def forward(self, x, positions):\n"
+            "        base = self.base\n"
+            + "\n".join("    " + line for line in _BODY.splitlines())
+            + "\ndef rope_interleaved(x, positions, base=10000.0):\n"
+            "    return InterleavedRope(base)(x, positions)\n"
+        },
+        "",
+    ),
+    "own-rotate-half": (
+        {
+            "rope_half": "def rotate_half(x):\n    x1, x2 = x.chunk(2, dim=-1)\n"
+            "    return torch.cat((-x2, x1), dim=-1)\ndef rope_half(x, positions, base=10000.0):\n"
+            "    d = x.shape[-1]\n"
+            "    theta = base ** (-torch.arange(0, d, 2, dtype=torch.float64) / d)\n"
+            "    angles = positions.to(torch.float64)[:, None] * theta\n"
+            "    angles = torch.cat((angles, angles), dim=-1)\n    x64 = x.double()\n"
+            "    return (x64 * angles.cos() + rotate_half(x64) * angles.sin()).to(x.dtype)\n"
+        },
+        "",
+    ),
+    "scratch-cell-with-library": (
+        {},
+        "from course_lib import rope_cos_sin\ncos, sin = rope_cos_sin(torch.arange(4), 8)\n"
+        "print(cos[:, ::2])\n",
+    ),
+    "plot-settings": (
+        {},
+        "%matplotlib inline\nimport matplotlib.pyplot as plt\n"
+        "plt.rcParams['figure.figsize'] = (6, 4)\n",
+    ),
+    "type-name-in-message": (
+        {
+            "rope_interleaved": "def rope_interleaved(x, positions, base=10000.0):\n"
+            "    if not isinstance(x, torch.Tensor):\n"
+            "        raise TypeError(f'x must be a tensor, got {type(x).__name__}')\n" + _BODY
+        },
+        "",
+    ),
 }
 
 
@@ -325,8 +383,8 @@ def _source(name):
 
 
 def _with_attack(name: str, attack: str, answers: dict[str, str]):
-    """The released notebook answered by ``answers`` (instructor's answers for the rest), plus an extra cell
-    with the attack placed right after the set-up cell, as a student would add one."""
+    """The released notebook answered by ``answers`` (instructor's answers for the rest), plus an
+    extra cell with the attack placed right after the set-up cell, as a student would add one."""
     nb = filled_in(_release(name), _source(name), answers)
     setup = next(i for i, c in enumerate(nb.cells) if nbgrader_meta(c).get("grade_id") == "setup")
     nb.cells.insert(setup + 1, nbformat.v4.new_code_cell(attack))
@@ -347,28 +405,41 @@ def ch01_class() -> dict[str, tuple[str, object, float]]:
     # (its setattr/globals() also break the notebook-wide reflection rule, which costs the by-hand
     # append_position its 2 points: 5 of the 7 the answers alone would earn)
     cases["attack-patch-checkers-with-work"] = (
-        f"{CH01}.ipynb", _with_attack(CH01, FORGE["patch-checkers"], {"row_entropy": WRONG_ENTROPY}), 5)
+        f"{CH01}.ipynb",
+        _with_attack(CH01, FORGE["patch-checkers"], {"row_entropy": WRONG_ENTROPY}),
+        5,
+    )
     cases["attack-swallow-interrupts-with-work"] = (
-        f"{CH01}.ipynb", _with_attack(CH01, "", {"logit_growth": WRONG_GROWTH + SABOTAGE["swallow-interrupts"]}), 8)
+        f"{CH01}.ipynb",
+        _with_attack(CH01, "", {"logit_growth": WRONG_GROWTH + SABOTAGE["swallow-interrupts"]}),
+        8,
+    )
     forged = _with_attack(CH01, FORGED_REPORT, {})
     cases["attack-forge-report"] = (f"{CH01}.ipynb", forged, 10)
     flood = _with_attack(CH01, "", blank)
     flood.cells[1:1] = [nbformat.v4.new_code_cell(MANY_ERRORS) for _ in range(500)]
     cases["attack-error-flood"] = (f"{CH01}.ipynb", flood, 0)
-    # An honest bug: append_position hangs on one hidden length, beside two slow cells. The hang costs its
-    # test; restarting (and re-running the slow cells) is not charged to the tests after it.
-    hang_once = _with_attack(CH01, "import time\ntime.sleep(4)", {
-        "append_position": "def append_position(x):\n    batch, seq, _ = x.shape\n    while seq == 50:\n        pass\n"
-                           "    positions = torch.arange(seq, dtype=x.dtype)[None, :, None].expand(batch, seq, 1)\n"
-                           "    return torch.cat([x, positions], dim=-1)\n"})
+    # An honest bug: append_position hangs on one hidden length, beside two slow cells. The hang
+    # costs its test; restarting (and re-running the slow cells) is not charged to the tests after
+    # it.
+    hang_once = _with_attack(
+        CH01,
+        "import time\ntime.sleep(4)",
+        {
+            "append_position": "def append_position(x):\n    batch, seq, _ = x.shape\n"
+            "    while seq == 50:\n        pass\n"
+            "    positions = torch.arange(seq, dtype=x.dtype)[None, :, None].expand(batch, seq, "
+            "1)\n    return torch.cat([x, positions], dim=-1)\n"
+        },
+    )
     cases["honest-hangs-once"] = (f"{CH01}.ipynb", hang_once, 8)
     cases["zzz-honest"] = (f"{CH01}.ipynb", honest, 10)
     return cases
 
 
 def _sandbox_processes() -> list[str]:
-    """Processes still running as a sandbox uid that no grader holds (other tests may be grading right now:
-    a uid in use is locked by its harness, see Sandbox.uid)."""
+    """Processes still running as a sandbox uid that no grader holds (other tests may be grading
+    right now: a uid in use is locked by its harness, see Sandbox.uid)."""
     import fcntl
     import tempfile
 
@@ -394,29 +465,40 @@ def _sandbox_processes() -> list[str]:
 
 
 def _assert_no_leaks(out: Path, assignment: str, no_work: set[str]) -> None:
-    """No hidden-test line in any feedback page or log; no solution line in the pages of students who wrote
-    none (the others' pages rightly show their own code)."""
+    """No hidden-test line in any feedback page or log; no solution line in the pages of students
+    who wrote none (the others' pages rightly show their own code)."""
     hidden = hidden_test_lines(assignment)
-    solution_lines = [line.strip() for c in _source(assignment).cells if nbgrader_meta(c).get("solution")
-                      for line in c.source.split("### BEGIN SOLUTION")[-1].split("### END SOLUTION")[0].splitlines()
-                      if len(line.strip()) >= 30]
+    solution_lines = [
+        line.strip()
+        for c in _source(assignment).cells
+        if nbgrader_meta(c).get("solution")
+        for line in c.source.split("### BEGIN SOLUTION")[-1]
+        .split("### END SOLUTION")[0]
+        .splitlines()
+        if len(line.strip()) >= 30
+    ]
     for page in list((out / "feedback").rglob("*.html")) + list((out / "logs").rglob("*.txt")):
         text = page.read_text(encoding="utf-8", errors="replace")
         leaked = [line for line in hidden if line in text]
         assert not leaked, f"{page.relative_to(out)} shows hidden-test code: {leaked[:2]}"
         if page.stem in no_work or page.parent.parent.name in no_work:
             copied = [line for line in solution_lines if line in text]
-            assert not copied, f"{page.relative_to(out)} shows the instructor's solution: {copied[:2]}"
+            assert not copied, (
+                f"{page.relative_to(out)} shows the instructor's solution: {copied[:2]}"
+            )
 
 
 @pytest.fixture(scope="module")
 def sandbox_available():
     problem = Sandbox().problem()
-    assert problem is None, problem      # .ci/run installs bubblewrap; the attack corpus must run in CI
+    # .ci/run installs bubblewrap; the attack corpus must run in CI
+    assert problem is None, problem
     assert os.geteuid() == 0, "the attack corpus runs as root in CI (sandbox users per student)"
 
 
-def test_attackers_get_only_what_their_honest_work_deserves_and_hurt_nobody(tmp_path, sandbox_available):
+def test_attackers_get_only_what_their_honest_work_deserves_and_hurt_nobody(
+    tmp_path, sandbox_available
+):
     cases = ch01_class()
     submissions = tmp_path / "submitted"
     for student, (file_name, nb, _) in cases.items():
@@ -424,7 +506,9 @@ def test_attackers_get_only_what_their_honest_work_deserves_and_hurt_nobody(tmp_
     # A student whose folder name is not valid UTF-8 (seen in real LMS downloads).
     odd = os.fsencode(str(submissions)) + b"/odd-\xff-name"
     os.makedirs(odd + CH01.encode())
-    nbformat.write(cases["aaa-honest"][1], os.fsdecode(odd + CH01.encode() + b"/" + f"{CH01}.ipynb".encode()))
+    nbformat.write(
+        cases["aaa-honest"][1], os.fsdecode(odd + CH01.encode() + b"/" + f"{CH01}.ipynb".encode())
+    )
     before = fingerprint(submissions)
 
     csv_path = grade(CH01, submissions, tmp_path / "out", timeout=TIMEOUT, jobs=2)
@@ -432,7 +516,11 @@ def test_attackers_get_only_what_their_honest_work_deserves_and_hurt_nobody(tmp_
     assert fingerprint(submissions) == before, "a submission was modified"
     scores = csv_scores(csv_path)
     assert len(scores) == len(cases) + 1, f"one CSV row per student: {sorted(scores)}"
-    wrong = {s: (scores.get(s), expected) for s, (_, _, expected) in cases.items() if scores.get(s) != expected}
+    wrong = {
+        s: (scores.get(s), expected)
+        for s, (_, _, expected) in cases.items()
+        if scores.get(s) != expected
+    }
     assert not wrong, f"student: (score, deserved) — {wrong}"
     odd_id = next(s for s in scores if s.startswith("odd-"))
     assert scores[odd_id] == 10
@@ -441,12 +529,17 @@ def test_attackers_get_only_what_their_honest_work_deserves_and_hurt_nobody(tmp_
         assert f"{student}: " in report, f"{student} missing from the report"
     assert not _sandbox_processes(), f"left running: {_sandbox_processes()}"
     lines = report.splitlines()
-    assert not any(line.startswith("zzz-honest: 0 / 10") for line in lines), "a student forged a report line"
-    assert not any(line.startswith("WARNING") for line in lines), lines[:2]    # sandboxed, with control groups
+    assert not any(line.startswith("zzz-honest: 0 / 10") for line in lines), (
+        "a student forged a report line"
+    )
+    # sandboxed, with control groups
+    assert not any(line.startswith("WARNING") for line in lines), lines[:2]
     assert len(report) < 100_000, f"report.txt is {len(report)} characters"
     flood_page = tmp_path / "out" / "feedback" / "attack-error-flood" / CH01 / f"{CH01}.html"
     assert flood_page.stat().st_size < 200_000
-    _assert_no_leaks(tmp_path / "out", CH01, {s for s, (_, _, deserved) in cases.items() if deserved == 0})
+    _assert_no_leaks(
+        tmp_path / "out", CH01, {s for s, (_, _, deserved) in cases.items() if deserved == 0}
+    )
 
 
 def test_by_hand_rules_cannot_be_evaded(tmp_path, sandbox_available):
@@ -458,11 +551,24 @@ def test_by_hand_rules_cannot_be_evaded(tmp_path, sandbox_available):
     without_by_hand = without_ex1 - points["test_rope_half"]
     cases = {"honest": (honest, total)}
     # Exercise 1 is lost; reflection anywhere in the notebook also costs by-hand exercise 2.
-    reflective = ("getattr", "eval", "importlib", "sys-modules", "wrapped-dunder", "operator", "pydoc-locate",
-                  "cell-magic", "global-in-function", "match-alias", "forged-names-reply")
+    reflective = (
+        "getattr",
+        "eval",
+        "importlib",
+        "sys-modules",
+        "wrapped-dunder",
+        "operator",
+        "pydoc-locate",
+        "cell-magic",
+        "global-in-function",
+        "match-alias",
+        "forged-names-reply",
+    )
     for label, answer in BY_HAND.items():
-        cases[f"by-hand-{label}"] = (filled_in(_release(CH05), _source(CH05), {"rope_interleaved": answer}),
-                                     without_by_hand if label in reflective else without_ex1)
+        cases[f"by-hand-{label}"] = (
+            filled_in(_release(CH05), _source(CH05), {"rope_interleaved": answer}),
+            without_by_hand if label in reflective else without_ex1,
+        )
     for label, (answer, extra) in BY_HAND_WITH_EXTRA_CELL.items():
         cases[f"by-hand-{label}"] = (_with_attack(CH05, extra, {"rope_interleaved": answer}),
                                      without_by_hand if label in reflective else without_ex1)
@@ -472,6 +578,10 @@ def test_by_hand_rules_cannot_be_evaded(tmp_path, sandbox_available):
         (submissions / student / CH05).mkdir(parents=True)
         nbformat.write(nb, submissions / student / CH05 / f"{CH05}.ipynb")
     scores = csv_scores(grade(CH05, submissions, tmp_path / "out", timeout=TIMEOUT, jobs=2))
-    wrong = {s: (scores.get(s), expected) for s, (_, expected) in cases.items() if scores.get(s) != expected}
+    wrong = {
+        s: (scores.get(s), expected)
+        for s, (_, expected) in cases.items()
+        if scores.get(s) != expected
+    }
     assert not wrong, f"student: (score, deserved) — {wrong}"
     assert not _sandbox_processes()

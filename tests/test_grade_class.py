@@ -18,15 +18,24 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from nbgrader_course import (
+    ROOT,
+    csv_scores,
+    filled_in,
+    fingerprint,
+    hidden_test_lines,
+    nbgrader_meta,
+    points_per_test,
+    submit,
+)
 
 from course_lib.grade import grade
-from nbgrader_course import (ROOT, csv_scores, filled_in, fingerprint, hidden_test_lines, nbgrader_meta, submit,
-                            points_per_test)
 
 pytestmark = pytest.mark.slow
 
 ASSIGNMENT = "01_integer_dimension"       # no training inside: each submission runs in seconds
-POINTS = points_per_test(ASSIGNMENT)          # grade_id -> points, read from the instructor's notebook
+# grade_id -> points, read from the instructor's notebook
+POINTS = points_per_test(ASSIGNMENT)
 TOTAL = sum(POINTS.values())
 TIMEOUT = 10                              # seconds per cell, so the infinite loop costs little
 
@@ -48,21 +57,34 @@ def corpus() -> dict[str, tuple[str, object, int]]:
     correct = filled_in(_release(), _source())
     cases = {"alice": (f"{ASSIGNMENT}.ipynb", correct, TOTAL)}
 
-    looping = filled_in(_release(), _source(), {"row_entropy": "def row_entropy(weights):\n    while True:\n        pass"})
-    # The test cell calls row_entropy: it hits the per-cell timeout and loses its 3 points; the rest still runs.
+    looping = filled_in(
+        _release(),
+        _source(),
+        {"row_entropy": "def row_entropy(weights):\n    while True:\n        pass"},
+    )
+    # The test cell calls row_entropy: it hits the per-cell timeout and loses its 3 points; the rest
+    # still runs.
     cases["bob"] = (f"{ASSIGNMENT}.ipynb", looping, TOTAL - POINTS["test_row_entropy"])
 
     raising = filled_in(_release(), _source(), {"logit_growth": "raise RuntimeError('I give up')"})
     cases["carol"] = (f"{ASSIGNMENT}.ipynb", raising, TOTAL - POINTS["test_logit_growth"])
 
-    # Wrong answer, and the student "fixed" the locked test to pass: nbgrader restores the real test.
-    tampered = filled_in(_release(), _source(), {"logit_growth": "def logit_growth(n_short, n_long):\n    return 1.0"})
+    # Wrong answer, and the student "fixed" the locked test to pass: nbgrader restores the real
+    # test.
+    tampered = filled_in(
+        _release(),
+        _source(),
+        {"logit_growth": "def logit_growth(n_short, n_long):\n    return 1.0"},
+    )
     _cell(tampered, "test_logit_growth").source = "print('✓ exercise 3: visible tests passed')"
     cases["dave"] = (f"{ASSIGNMENT}.ipynb", tampered, TOTAL - POINTS["test_logit_growth"])
 
-    # Test cells are the instructor's, run by the grader: deleting one neither earns nor costs points.
+    # Test cells are the instructor's, run by the grader: deleting one neither earns nor costs
+    # points.
     deleted = filled_in(_release(), _source())
-    deleted.cells = [c for c in deleted.cells if nbgrader_meta(c).get("grade_id") != "test_row_entropy"]
+    deleted.cells = [
+        c for c in deleted.cells if nbgrader_meta(c).get("grade_id") != "test_row_entropy"
+    ]
     cases["erin"] = (f"{ASSIGNMENT}.ipynb", deleted, TOTAL)
 
     noisy = filled_in(_release(), _source())
@@ -75,15 +97,21 @@ def corpus() -> dict[str, tuple[str, object, int]]:
 
     cases["hank"] = ("homework_final_v2.ipynb", filled_in(_release(), _source()), TOTAL)
 
-    # Correct answers that write to stderr (nbgrader gave such test cells 0): a print to stderr on every
-    # call, and a warning only on an edge case the hidden tests reach.
-    warning = filled_in(_release(), _source(), {
-        "append_position": "import sys\ndef append_position(x):\n    print('appending', tuple(x.shape), file=sys.stderr)\n"
-                           "    positions = torch.arange(x.shape[1], dtype=x.dtype)[None, :, None]\n"
-                           "    return torch.cat([x, positions.expand(x.shape[0], -1, 1)], dim=-1)",
-        "logit_growth": "import warnings\ndef logit_growth(n_short, n_long):\n    if n_long < n_short:\n"
-                        "        warnings.warn('the sequence got shorter')\n"
-                        "    return ((n_long - 1) / (n_short - 1)) ** 2"})
+    # Correct answers that write to stderr (nbgrader gave such test cells 0): a print to stderr on
+    # every call, and a warning only on an edge case the hidden tests reach.
+    warning = filled_in(
+        _release(),
+        _source(),
+        {
+            "append_position": "import sys\ndef append_position(x):\n"
+            "    print('appending', tuple(x.shape), file=sys.stderr)\n"
+            "    positions = torch.arange(x.shape[1], dtype=x.dtype)[None, :, None]\n"
+            "    return torch.cat([x, positions.expand(x.shape[0], -1, 1)], dim=-1)",
+            "logit_growth": "import warnings\ndef logit_growth(n_short, n_long):\n"
+            "    if n_long < n_short:\n        warnings.warn('the sequence got shorter')\n"
+            "    return ((n_long - 1) / (n_short - 1)) ** 2",
+        },
+    )
     cases["ivan"] = (f"{ASSIGNMENT}.ipynb", warning, TOTAL)
     return cases
 
@@ -92,14 +120,18 @@ def _check(result_dir: Path, cases, scores):
     assert set(scores) == set(cases), f"one CSV row per student: {sorted(scores)}"
     for student, (_, _, expected) in cases.items():
         if expected is not None:
-            assert scores[student] == expected, f"{student}: scored {scores[student]}, expected {expected}"
+            assert scores[student] == expected, (
+                f"{student}: scored {scores[student]}, expected {expected}"
+            )
     report = (result_dir / "report.txt").read_text()
     assert "hank: graded homework_final_v2.ipynb" in report
     assert "bob:   test_row_entropy" not in report
     # Every submission, broken or not, was graded and has feedback to hand back...
     assert "could not grade" not in report, report
     for student in cases:
-        assert (result_dir / "feedback" / student / ASSIGNMENT / f"{ASSIGNMENT}.html").is_file(), student
+        assert (result_dir / "feedback" / student / ASSIGNMENT / f"{ASSIGNMENT}.html").is_file(), (
+            student
+        )
     # ...that says why a test failed, without the hidden tests' code.
     bob = (result_dir / "feedback" / "bob" / ASSIGNMENT / f"{ASSIGNMENT}.html").read_text()
     assert "did not finish within" in bob
@@ -132,7 +164,11 @@ def test_grading_an_lms_zip_download(tmp_path):
     csv_path = grade(ASSIGNMENT, archive, tmp_path / "out", timeout=TIMEOUT)
     assert hashlib.sha256(archive.read_bytes()).hexdigest() == before
     scores = csv_scores(csv_path)
-    assert scores == {"alice-1000": TOTAL, "carol-1001": TOTAL - POINTS["test_logit_growth"], "hank-1002": TOTAL}
+    assert scores == {
+        "alice-1000": TOTAL,
+        "carol-1001": TOTAL - POINTS["test_logit_growth"],
+        "hank-1002": TOTAL,
+    }
 
 
 def test_bad_arguments_give_clear_errors(tmp_path):
@@ -150,9 +186,19 @@ def test_without_a_sandbox_grading_refuses_unless_told_and_then_warns(tmp_path, 
         (tmp_path / "in" / student / ASSIGNMENT).mkdir(parents=True)
         nbformat.write(nb, tmp_path / "in" / student / ASSIGNMENT / name)
     real_which = sandbox.shutil.which
-    monkeypatch.setattr(sandbox.shutil, "which", lambda tool: None if tool == "bwrap" else real_which(tool))
-    with pytest.raises(ValueError, match=r"needs `bwrap`.*apt-get install bubblewrap.*--unsandboxed"):
+    monkeypatch.setattr(
+        sandbox.shutil, "which", lambda tool: None if tool == "bwrap" else real_which(tool)
+    )
+    with pytest.raises(
+        ValueError, match=r"needs `bwrap`.*apt-get install bubblewrap.*--unsandboxed"
+    ):
         grade(ASSIGNMENT, tmp_path / "in", tmp_path / "out", timeout=TIMEOUT)
-    csv_path = grade(ASSIGNMENT, tmp_path / "in", tmp_path / "out", timeout=TIMEOUT, unsandboxed=True)
+    csv_path = grade(
+        ASSIGNMENT, tmp_path / "in", tmp_path / "out", timeout=TIMEOUT, unsandboxed=True
+    )
     assert csv_scores(csv_path) == {"alice": TOTAL, "carol": TOTAL - POINTS["test_logit_growth"]}
-    assert (tmp_path / "out" / "report.txt").read_text().startswith("WARNING: graded with --unsandboxed")
+    assert (
+        (tmp_path / "out" / "report.txt")
+        .read_text()
+        .startswith("WARNING: graded with --unsandboxed")
+    )

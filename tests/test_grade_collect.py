@@ -1,4 +1,5 @@
-"""How course_lib.grade finds each student's notebook in the layouts instructors download (fast, no grading)."""
+"""How course_lib.grade finds each student's notebook in the layouts instructors download (fast, no
+grading)."""
 
 from pathlib import Path
 
@@ -28,13 +29,23 @@ def test_nbgrader_layout_canvas_files_and_moodle_folders(tmp_path):
     touch(tmp_path / "canvas" / "smithjane_123_457_notes.txt")
     touch(tmp_path / "canvas" / "doejohn_124_458_essay.pdf")
     notebooks, others = find_submissions(tmp_path / "canvas", A)
-    assert names(notebooks) == {"smithjane-123": [f"smithjane_123_456_{A}.ipynb"], "doejohn-124": []}
-    assert others == {"smithjane-123": ["smithjane_123_457_notes.txt"], "doejohn-124": ["doejohn_124_458_essay.pdf"]}
+    assert names(notebooks) == {
+        "smithjane-123": [f"smithjane_123_456_{A}.ipynb"],
+        "doejohn-124": [],
+    }
+    assert others == {
+        "smithjane-123": ["smithjane_123_457_notes.txt"],
+        "doejohn-124": ["doejohn_124_458_essay.pdf"],
+    }
 
     touch(tmp_path / "moodle" / "Jane Smith_123_assignsubmission_file_" / "hw.ipynb")
     touch(tmp_path / "moodle" / "李雷_11_assignsubmission_file_" / "hw.ipynb")
     touch(tmp_path / "moodle" / "王芳_12_assignsubmission_file_" / "hw.ipynb")
-    assert sorted(find_submissions(tmp_path / "moodle", A)[0]) == ["Jane-Smith-123", "李雷-11", "王芳-12"]
+    assert sorted(find_submissions(tmp_path / "moodle", A)[0]) == [
+        "Jane-Smith-123",
+        "李雷-11",
+        "王芳-12",
+    ]
 
 
 def test_students_whose_ids_would_collide_are_kept_apart(tmp_path):
@@ -53,7 +64,9 @@ def test_collect_copies_renames_and_reports_without_touching_the_originals(tmp_p
     touch(tmp_path / "in" / "erin" / A / "answers.pdf")
     students, report = collect(tmp_path / "in", A, tmp_path / "course")
     assert students == ["carol", "dan", "erin"], "every student seen gets a row, graded or not"
-    assert (tmp_path / "course" / "submitted" / "carol" / A / f"{A}.ipynb").read_text() == "notebook bytes"
+    assert (
+        tmp_path / "course" / "submitted" / "carol" / A / f"{A}.ipynb"
+    ).read_text() == "notebook bytes"
     assert original.read_text() == "notebook bytes" and original.exists()
     assert any(line.startswith("carol: graded mine.ipynb") for line in report)
     assert any(line.startswith("dan: 2 notebooks") for line in report)

@@ -1,9 +1,10 @@
-"""The JupyterHub route end to end, on one machine with a simulated exchange (README: "Large classes").
+"""The JupyterHub route end to end, on one machine with a simulated exchange (README: "Large
+classes").
 
-release_assignment -> two students fetch and submit -> collect -> make grade (sandboxed, with a due date)
--> release_feedback -> each student fetch_feedback. Claims: scores are right (10 and 0), grades.csv has
-each submission's time and flags the one handed in after the due date, and each student receives their
-own feedback page through nbgrader's exchange.
+release_assignment -> two students fetch and submit -> collect -> make grade (sandboxed, with a due
+date) -> release_feedback -> each student fetch_feedback. Claims: scores are right (10 and 0),
+grades.csv has each submission's time and flags the one handed in after the due date, and each
+student receives their own feedback page through nbgrader's exchange.
 """
 
 from __future__ import annotations
@@ -17,9 +18,9 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from nbgrader_course import filled_in, new_course, run_nbgrader
 
 from course_lib.grade import grade
-from nbgrader_course import filled_in, new_course, run_nbgrader
 
 pytestmark = pytest.mark.slow
 
@@ -60,7 +61,9 @@ def test_release_submit_collect_grade_and_hand_back_feedback_through_the_exchang
     run_nbgrader(course, "collect", A, *common)
 
     out = course / "grading" / A
-    csv_path = grade(A, course / "submitted", out, timeout=30, jobs=2, due=due.strftime("%Y-%m-%d %H:%M:%S.%f"))
+    csv_path = grade(
+        A, course / "submitted", out, timeout=30, jobs=2, due=due.strftime("%Y-%m-%d %H:%M:%S.%f")
+    )
     with open(csv_path, newline="") as f:
         rows = {row["student_id"]: row for row in csv.DictReader(f)}
     assert {s: float(r["score"]) for s, r in rows.items()} == {"alice": 10.0, "bob": 0.0}

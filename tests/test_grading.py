@@ -17,9 +17,9 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from nbgrader_course import ROOT, assignments, filled_in, nbgrader_meta, submit
 
 from course_lib.grade import grade
-from nbgrader_course import ROOT, assignments, filled_in, nbgrader_meta, submit
 
 pytestmark = pytest.mark.slow
 TOTAL_POINTS = 10
@@ -51,7 +51,8 @@ def right_id(i: int) -> str:
 
 
 def _grade_one(tmp: Path, name: str) -> dict[str, dict[str, tuple[float, float]]]:
-    """Blank, solution and every corpus answer, graded as one class: student -> test cell -> (score, max)."""
+    """Blank, solution and every corpus answer, graded as one class: student -> test cell -> (score,
+    max)."""
     source = nbformat.read(ROOT / "solutions" / name / f"{name}.ipynb", as_version=4)
     release = nbformat.read(ROOT / "exercises" / name / f"{name}.ipynb", as_version=4)
     submit(tmp, name, "blank", release)
@@ -69,7 +70,8 @@ def _grade_one(tmp: Path, name: str) -> dict[str, dict[str, tuple[float, float]]
 
 
 class _GradedClasses(dict):
-    """assignment -> its graded class, graded on first use (so `-k 05_rope` grades only chapter 05)."""
+    """assignment -> its graded class, graded on first use (so `-k 05_rope` grades only chapter
+    05)."""
 
     def __init__(self, tmp_path_factory):
         super().__init__()
@@ -93,8 +95,12 @@ def scores(graded_class: dict, assignment: str, student: str) -> dict[str, tuple
 @pytest.mark.parametrize("assignment", assignments())
 def test_corpus_is_large_enough_and_aims_at_real_cells(assignment):
     source = nbformat.read(ROOT / "solutions" / assignment / f"{assignment}.ipynb", as_version=4)
-    solution_cells = {nbgrader_meta(c)["grade_id"] for c in source.cells if nbgrader_meta(c).get("solution")}
-    test_cells = {nbgrader_meta(c)["grade_id"] for c in source.cells if nbgrader_meta(c).get("grade")}
+    solution_cells = {
+        nbgrader_meta(c)["grade_id"] for c in source.cells if nbgrader_meta(c).get("solution")
+    }
+    test_cells = {
+        nbgrader_meta(c)["grade_id"] for c in source.cells if nbgrader_meta(c).get("grade")
+    }
     wrong_answers = corpus(assignment)
     assert len(wrong_answers) >= 3
     for label, wrong in wrong_answers.items():
@@ -121,14 +127,18 @@ def test_solution_scores_full_marks(graded, assignment):
     "assignment, index, label",
     [(a, i, label) for a in assignments() for i, label in enumerate(corpus(a))],
 )
-def test_each_wrong_answer_loses_the_points_of_the_exercise_it_breaks(graded, assignment, index, label):
+def test_each_wrong_answer_loses_the_points_of_the_exercise_it_breaks(
+    graded, assignment, index, label
+):
     wrong = corpus(assignment)[label]
     result = scores(graded[assignment], assignment, wrong_id(index))
     for cell, (score, max_score) in result.items():
         if cell in wrong["breaks"]:
             assert score == 0, f"'{label}' should lose {cell}, but scored {score}/{max_score}"
         else:
-            assert score == max_score, f"'{label}' should keep {cell}, but scored {score}/{max_score}"
+            assert score == max_score, (
+                f"'{label}' should keep {cell}, but scored {score}/{max_score}"
+            )
     assert sum(s for s, _ in result.values()) < TOTAL_POINTS
 
 

@@ -1,6 +1,7 @@
-"""The grading sandbox's parts, each on its own claim: values cross the wall as data and come back equal;
-the by-hand reader catches every route around a banned function and passes honest code; the sandbox
-hides the repository, the network and other processes; the run-time record sees a wrapped call."""
+"""The grading sandbox's parts, each on its own claim: values cross the wall as data and come back
+equal; the by-hand reader catches every route around a banned function and passes honest code; the
+sandbox hides the repository, the network and other processes; the run-time record sees a wrapped
+call."""
 
 from __future__ import annotations
 
@@ -9,19 +10,33 @@ import time
 
 import pytest
 import torch
+from nbgrader_course import ROOT
 
 from course_lib.grading import by_hand
 from course_lib.grading.harness import _rebuilt_exception
 from course_lib.grading.sandbox import Sandbox, Session, StudentCrash, StudentTimeout
 from course_lib.grading.wire import WireError, decode, encode
-from nbgrader_course import ROOT
 
 # --- wire -------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16, torch.float32, torch.float64, torch.complex64,
-                                   torch.complex128, torch.uint8, torch.int8, torch.int16, torch.int32, torch.int64,
-                                   torch.bool])
+@pytest.mark.parametrize(
+    "dtype",
+    [
+        torch.float16,
+        torch.bfloat16,
+        torch.float32,
+        torch.float64,
+        torch.complex64,
+        torch.complex128,
+        torch.uint8,
+        torch.int8,
+        torch.int16,
+        torch.int32,
+        torch.int64,
+        torch.bool,
+    ],
+)
 def test_every_tensor_dtype_round_trips_bit_for_bit(dtype):
     x = (torch.randn(3, 4, dtype=torch.complex128) * 50).to(dtype) if dtype.is_complex else \
         (torch.randn(3, 4, dtype=torch.float64) * 50).to(dtype)
@@ -57,20 +72,40 @@ def test_what_is_not_data_is_refused():
     with pytest.raises(WireError, match="needs"):
         decode(forged)
     with pytest.raises(WireError, match="unexpected value tag"):
-        decode({"handle": 3})                                 # only the side that accepts handles decodes them
+        # only the side that accepts handles decodes them
+        decode({"handle": 3})
 
 
 def test_a_student_exception_is_rebuilt_as_data_and_never_as_a_system_exit():
-    error = _rebuilt_exception({"type": "ValueError", "base": "ValueError", "message": "too long"}, "f")
+    error = _rebuilt_exception(
+        {"type": "ValueError", "base": "ValueError", "message": "too long"}, "f"
+    )
     assert isinstance(error, ValueError) and str(error) == "too long"
-    for base in ("SystemExit", "KeyboardInterrupt", "BaseException", "GeneratorExit", "not a class", "print"):
+    for base in (
+        "SystemExit",
+        "KeyboardInterrupt",
+        "BaseException",
+        "GeneratorExit",
+        "not a class",
+        "print",
+    ):
         error = _rebuilt_exception({"type": "x y", "base": base, "message": ""}, "f")
-        assert isinstance(error, Exception) and not isinstance(error, (SystemExit, KeyboardInterrupt))
+        assert isinstance(error, Exception) and not isinstance(
+            error, (SystemExit, KeyboardInterrupt)
+        )
 
 
 # --- by hand ----------------------------------------------------------------------
 BANNED = {"apply_rope", "RotaryPositions"}
-LIBRARY = {"apply_rope", "RotaryPositions", "offset_rotation", "rope_cos_sin", "rotate_half", "causal_mask", "train"}
+LIBRARY = {
+    "apply_rope",
+    "RotaryPositions",
+    "offset_rotation",
+    "rope_cos_sin",
+    "rotate_half",
+    "causal_mask",
+    "train",
+}
 HONEST = '''
 import math
 import torch
@@ -79,7 +114,8 @@ from fractions import Fraction
 from course_lib import rope_cos_sin
 
 plt.rcParams["figure.figsize"] = (6, 4)
-cos, sin = rope_cos_sin(torch.arange(4), 8)          # exploring the library in a scratch cell is fine
+# exploring the library in a scratch cell is fine
+cos, sin = rope_cos_sin(torch.arange(4), 8)
 
 def rotate_half(x):                                   # the student's own helper, named like HF's
     return torch.cat((-x[..., x.shape[-1] // 2:], x[..., : x.shape[-1] // 2]), dim=-1)
@@ -116,45 +152,117 @@ def rope_attention(q, k, v, positions):
 
 
 def test_honest_code_passes_even_when_it_mentions_the_banned_name_in_comments_and_docstrings():
-    cells = ["%matplotlib inline\n" + HONEST, "%time rope_interleaved(torch.ones(2, 4), torch.arange(2))"]
+    cells = [
+        "%matplotlib inline\n" + HONEST,
+        "%time rope_interleaved(torch.ones(2, 4), torch.arange(2))",
+    ]
     assert by_hand.violations(cells, "rope_interleaved", BANNED, LIBRARY) == []
     assert by_hand.violations(cells, "rope_half", BANNED, LIBRARY) == []
 
 
-@pytest.mark.parametrize("cells, expected", [
-    (["def f(x):\n    return apply_rope(x)"], "uses `apply_rope`"),
-    (["from course_lib import apply_rope as r\ndef f(x):\n    return r(x)"], "imports `apply_rope`"),
-    (["import course_lib\nturn = course_lib.apply_rope\n", "def f(x):\n    return turn(x)"], "uses `apply_rope`"),
-    (["def helper(x):\n    return RotaryPositions(4).rotate(x)\ndef f(x):\n    return helper(x)"],
-     "uses `RotaryPositions`"),
-    (["import course_lib as cl\ndef f(x):\n    return x @ cl.offset_rotation(1, 4)"], "uses `offset_rotation`"),
-    (["from course_lib import offset_rotation\ndef f(x):\n    return x @ offset_rotation(1, 4)"],
-     "imports `offset_rotation`"),
-    (["import course_lib\ndef f(x):\n    return getattr(course_lib, 'apply_' + 'rope')(x)"], "reflection"),
-    (["def f(x):\n    return eval('apply' + '_rope')(x)"], "reflection"),
-    (["def f(x):\n    return f.__globals__['apply_rope'](x)"], "__globals__"),
-    (["import importlib\ndef f(x):\n    return importlib.import_module('course_lib').x(x)"], "imports `importlib`"),
-    (["import pydoc\ndef f(x):\n    return pydoc.locate('course_lib.y')(x)"], "imports `pydoc`"),
-    (["import torch\ndef f(x):\n    return torch._C._nn.gelu(x)"], "private attribute"),
-    (["def f(x):\n    return run('apply_rope', x)"], "in a string"),
-    (["import torch\ntorch.sin = lambda t: t\ndef f(x):\n    return torch.sin(x)"], "changes a library"),
-    (["from course_lib.rope import *\ndef f(x):\n    return x"], "import *"),
-    # routes a first reviewer found (the reader followed names only)
-    (["%%capture\nfrom course_lib import apply_rope\ndef f(x):\n    return apply_rope(x)"], "apply_rope"),
-    (["def prepare():\n    global turn\n    from course_lib import apply_rope as turn\nprepare()",
-      "def f(x):\n    return turn(x)"], "imports `apply_rope`"),
-    (["import course_lib\nmatch course_lib:\n    case object(apply_rope=turn):\n        pass",
-      "def f(x):\n    return turn(x)"], "`apply_rope` out of a library"),
-    (["import course_lib\nG = course_lib.rope.apply_rope.__globals__\nG['_State'] = None", "def f(x):\n    return x"],
-     "__globals__"),
-    (["ip = get_ipython()\nip.user_ns['f'] = ip.user_ns['apply_rope']", "def f(x):\n    return x"], "user_ns"),
-    # `sys` is allowed for printing only
-    (["import sys\ndef f(x):\n    return sys.modules['course_lib'].apply_rope(x)"], "imports `sys`"),
-    (["import sys\nprint('hi', file=sys.stderr)\nm = sys\ndef f(x):\n    return x"], "imports `sys`"),
-    (["import sys as s\nsys = s\ndef f(x):\n    return vars(sys)"], "imports `sys`"),
-    (["import sys\nsys.stderr = None\ndef f(x):\n    return x"], "imports `sys`"),
-    (["from sys import modules\ndef f(x):\n    return modules['course_lib'].apply_rope(x)"], "imports `sys`"),
-])
+@pytest.mark.parametrize(
+    "cells, expected",
+    [
+        (["def f(x):\n    return apply_rope(x)"], "uses `apply_rope`"),
+        (
+            ["from course_lib import apply_rope as r\ndef f(x):\n    return r(x)"],
+            "imports `apply_rope`",
+        ),
+        (
+            ["import course_lib\nturn = course_lib.apply_rope\n", "def f(x):\n    return turn(x)"],
+            "uses `apply_rope`",
+        ),
+        (
+            [
+                "def helper(x):\n    return RotaryPositions(4).rotate(x)\ndef f(x):\n"
+                "    return helper(x)"
+            ],
+            "uses `RotaryPositions`",
+        ),
+        (
+            ["import course_lib as cl\ndef f(x):\n    return x @ cl.offset_rotation(1, 4)"],
+            "uses `offset_rotation`",
+        ),
+        (
+            [
+                "from course_lib import offset_rotation\ndef f(x):\n"
+                "    return x @ offset_rotation(1, 4)"
+            ],
+            "imports `offset_rotation`",
+        ),
+        (
+            ["import course_lib\ndef f(x):\n    return getattr(course_lib, 'apply_' + 'rope')(x)"],
+            "reflection",
+        ),
+        (["def f(x):\n    return eval('apply' + '_rope')(x)"], "reflection"),
+        (["def f(x):\n    return f.__globals__['apply_rope'](x)"], "__globals__"),
+        (
+            ["import importlib\ndef f(x):\n    return importlib.import_module('course_lib').x(x)"],
+            "imports `importlib`",
+        ),
+        (
+            ["import pydoc\ndef f(x):\n    return pydoc.locate('course_lib.y')(x)"],
+            "imports `pydoc`",
+        ),
+        (["import torch\ndef f(x):\n    return torch._C._nn.gelu(x)"], "private attribute"),
+        (["def f(x):\n    return run('apply_rope', x)"], "in a string"),
+        (
+            ["import torch\ntorch.sin = lambda t: t\ndef f(x):\n    return torch.sin(x)"],
+            "changes a library",
+        ),
+        (["from course_lib.rope import *\ndef f(x):\n    return x"], "import *"),
+        # routes a first reviewer found (the reader followed names only)
+        (
+            ["%%capture\nfrom course_lib import apply_rope\ndef f(x):\n    return apply_rope(x)"],
+            "apply_rope",
+        ),
+        (
+            [
+                "def prepare():\n    global turn\n    from course_lib import apply_rope as turn\n"
+                "prepare()",
+                "def f(x):\n    return turn(x)",
+            ],
+            "imports `apply_rope`",
+        ),
+        (
+            [
+                "import course_lib\nmatch course_lib:\n    case object(apply_rope=turn):\n"
+                "        pass",
+                "def f(x):\n    return turn(x)",
+            ],
+            "`apply_rope` out of a library",
+        ),
+        (
+            [
+                "import course_lib\nG = course_lib.rope.apply_rope.__globals__\nG['_State'] = None",
+                "def f(x):\n    return x",
+            ],
+            "__globals__",
+        ),
+        (
+            [
+                "ip = get_ipython()\nip.user_ns['f'] = ip.user_ns['apply_rope']",
+                "def f(x):\n    return x",
+            ],
+            "user_ns",
+        ),
+        # `sys` is allowed for printing only
+        (
+            ["import sys\ndef f(x):\n    return sys.modules['course_lib'].apply_rope(x)"],
+            "imports `sys`",
+        ),
+        (
+            ["import sys\nprint('hi', file=sys.stderr)\nm = sys\ndef f(x):\n    return x"],
+            "imports `sys`",
+        ),
+        (["import sys as s\nsys = s\ndef f(x):\n    return vars(sys)"], "imports `sys`"),
+        (["import sys\nsys.stderr = None\ndef f(x):\n    return x"], "imports `sys`"),
+        (
+            ["from sys import modules\ndef f(x):\n    return modules['course_lib'].apply_rope(x)"],
+            "imports `sys`",
+        ),
+    ],
+)
 def test_each_route_around_a_banned_function_is_named(cells, expected):
     problems = by_hand.violations(cells, "f", BANNED, LIBRARY)
     assert any(expected in p for p in problems), problems
@@ -176,7 +284,9 @@ needs_sandbox = pytest.mark.skipif(Sandbox().problem() is not None and not os.en
 
 
 def _session(cells, timeout=20.0):
-    session = Session(Sandbox(), [(f"cell {i}", c) for i, c in enumerate(cells)], cell_timeout=timeout)
+    session = Session(
+        Sandbox(), [(f"cell {i}", c) for i, c in enumerate(cells)], cell_timeout=timeout
+    )
     session.start()
     return session
 
@@ -223,14 +333,19 @@ def look():
 
 @needs_sandbox
 def test_a_library_call_inside_a_student_function_is_recorded_even_through_a_wrapper_class():
-    session = _session(["from course_lib import RotaryPositions\n"
-                        "def f(x):\n    return RotaryPositions(4).rotate(x, x, __import__('torch').arange(2))[0]\n"
-                        "def g(x):\n    return x * 2\n"])
+    session = _session(
+        [
+            "from course_lib import RotaryPositions\ndef f(x):\n"
+            "    return RotaryPositions(4).rotate(x, x, __import__('torch').arange(2))[0]\n"
+            "def g(x):\n    return x * 2\n"
+        ]
+    )
     try:
         x = torch.randn(1, 1, 2, 4)
         reply = _call(session, "f", x)
         assert "value" in reply, reply
-        assert {"RotaryPositions", "apply_rope"} <= set(reply["library_calls"])
+        # the class, and the library function its method calls in turn
+        assert {"RotaryPositions", "rotate_every_two"} <= set(reply["library_calls"])
         assert _call(session, "g", x)["library_calls"] == []
     finally:
         session.close()
@@ -238,16 +353,21 @@ def test_a_library_call_inside_a_student_function_is_recorded_even_through_a_wra
 
 @needs_sandbox
 def test_a_cell_that_hangs_is_killed_and_skipped_and_the_rest_still_loads():
-    session = _session(["def a():\n    return 1", "while True:\n    pass", "def b():\n    return 2"], timeout=3)
+    session = _session(
+        ["def a():\n    return 1", "while True:\n    pass", "def b():\n    return 2"], timeout=3
+    )
     try:
         assert "did not finish" in session.cell_errors["cell 1"]
-        assert decode(_call(session, "a")["value"]) == 1 and decode(_call(session, "b")["value"]) == 2
+        assert (
+            decode(_call(session, "a")["value"]) == 1 and decode(_call(session, "b")["value"]) == 2
+        )
         session.program.append(("cell 3", "def hang():\n    while True:\n        pass"))
         session.close()
         session.start()
         with pytest.raises(StudentTimeout):
             _call(session, "hang", timeout=2)
-        assert decode(_call(session, "b")["value"]) == 2          # a fresh sandbox answers the next call
+        # a fresh sandbox answers the next call
+        assert decode(_call(session, "b")["value"]) == 2
     finally:
         session.close()
 
@@ -273,21 +393,27 @@ def test_honest_oddities_come_back_as_the_student_meant_them():
         assert "cell 0" not in session.cell_errors, session.cell_errors
         assert decode(_call(session, "growth", 3, 5)["value"]) == 4.0
         error = _rebuilt_exception(_call(session, "lookup", 7)["error"], "lookup")
-        assert isinstance(error, ValueError) and isinstance(error, IndexError) and "past the end" in str(error)
+        assert (
+            isinstance(error, ValueError)
+            and isinstance(error, IndexError)
+            and "past the end" in str(error)
+        )
         error = _rebuilt_exception(_call(session, "huge")["error"], "huge")
-        assert not isinstance(error, ValueError) and "too large" in str(error)   # "unreadable" is not a ValueError
+        # "unreadable" is not a ValueError
+        assert not isinstance(error, ValueError) and "too large" in str(error)
     finally:
         session.close()
 
 
 @needs_sandbox
-def test_the_whole_submission_shares_one_memory_and_one_cpu_budget_however_many_processes_it_forks():
+def test_a_submission_shares_one_memory_and_cpu_budget_however_many_processes_it_forks():
     from course_lib.grading.sandbox import Limits
 
     forks = '''
 import os, time
 def hog(children, megabytes, seconds):
-    """Fork children that each touch `megabytes` and spin for `seconds`; report how they ended and CPU used."""
+    """Fork children that each touch `megabytes` and spin for `seconds`; report how they ended
+    and the CPU they used."""
     pids = []
     for _ in range(children):
         pid = os.fork()
@@ -302,7 +428,9 @@ def hog(children, megabytes, seconds):
     statuses = [os.waitpid(pid, 0)[1] for pid in pids]
     return [os.WIFSIGNALED(s) and os.WTERMSIG(s) == 9 for s in statuses], os.times().children_user
 '''
-    session = Session(Sandbox(limits=Limits(memory=2 * 2**30)), [("cell 0", forks)], cell_timeout=60)
+    session = Session(
+        Sandbox(limits=Limits(memory=2 * 2**30)), [("cell 0", forks)], cell_timeout=60
+    )
     session.start()
     try:
         if session.cgroup is None or session.cgroup.kind is None:
@@ -311,7 +439,9 @@ def hog(children, megabytes, seconds):
         assert any(killed), "three children of 900 MB each fit in a 2 GiB submission"
         killed, cpu_seconds = decode(_call(session, "hog", 4, 10, 2.0, timeout=60)["value"])
         assert not any(killed)
-        assert cpu_seconds < 3.0, f"4 busy children for 2 s used {cpu_seconds:.1f} CPU seconds (budget: 1 CPU)"
+        assert cpu_seconds < 3.0, (
+            f"4 busy children for 2 s used {cpu_seconds:.1f} CPU seconds (budget: 1 CPU)"
+        )
     finally:
         session.close()
 
@@ -319,11 +449,15 @@ def hog(children, megabytes, seconds):
 def test_a_grader_function_refuses_a_huge_argument_from_student_code():
     from course_lib.grading.harness import Grader
 
-    reply = Grader._serve_callback({"callback": 0, "args": encode([torch.zeros(3, 10000, 40)]), "kwargs": encode({})},
-                                   {0: lambda t: t @ t.transpose(-1, -2)})
+    reply = Grader._serve_callback(
+        {"callback": 0, "args": encode([torch.zeros(3, 10000, 40)]), "kwargs": encode({})},
+        {0: lambda t: t @ t.transpose(-1, -2)},
+    )
     assert "at most" in reply["error"]["message"]
-    reply = Grader._serve_callback({"callback": 0, "args": encode([torch.ones(2, 3)]), "kwargs": encode({})},
-                                   {0: lambda t: t.sum()})
+    reply = Grader._serve_callback(
+        {"callback": 0, "args": encode([torch.ones(2, 3)]), "kwargs": encode({})},
+        {0: lambda t: t.sum()},
+    )
     assert decode(reply["value"]) == 6.0
 
 
@@ -340,12 +474,20 @@ def test_restarting_after_a_hang_is_not_charged_to_the_next_call():
         session.close()
 
 
-@pytest.mark.parametrize("cells", [
-    ["import torch.nn.functional as F\ndef f(q, k):\n    return F.scaled_dot_product_attention(q, k, k)"],
-    ["from torch.nn.functional import scaled_dot_product_attention as attend\n"
-     "def f(q, k):\n    return attend(q, k, k)"],
-    ["import torch\ndef f(q, k):\n    return torch.nn.MultiheadAttention(4, 1)(q, k, k)[0]"],
-])
+@pytest.mark.parametrize(
+    "cells",
+    [
+        [
+            "import torch.nn.functional as F\ndef f(q, k):\n"
+            "    return F.scaled_dot_product_attention(q, k, k)"
+        ],
+        [
+            "from torch.nn.functional import scaled_dot_product_attention as attend\n"
+            "def f(q, k):\n    return attend(q, k, k)"
+        ],
+        ["import torch\ndef f(q, k):\n    return torch.nn.MultiheadAttention(4, 1)(q, k, k)[0]"],
+    ],
+)
 def test_ready_made_torch_attention_counts_as_a_banned_stand_in(cells):
     banned = {"scaled_dot_product_attention", "MultiheadAttention", "multi_head_attention_forward"}
     assert by_hand.violations(cells, "f", banned, banned), cells
@@ -371,26 +513,46 @@ def test_gradient_of_a_student_function_is_computed_in_the_sandbox():
         session.close()
 
 
-@pytest.mark.parametrize("cells, expected", [
-    # a second reviewer's routes: imports inside blocks, names made "local" by a nested scope, defaults, fork
-    (["if True:\n    from course_lib import apply_rope as spin\n", "def f(x):\n    [0 for spin in ()]\n    return spin(x)"],
-     "imports `apply_rope`"),
-    (["import torch\nsdpa = torch.ops.aten.scaled_dot_product_attention\n",
-      "def f(q, k):\n    g = lambda sdpa: 0\n    return sdpa(q, k, k)"], "`.ops`"),
-    (["from course_lib import apply_rope\ndef f(x, turn=apply_rope):\n    return turn(x)"], "imports `apply_rope`"),
-    (["import os\nif os.fork() == 0:\n    pass\n", "def f(x):\n    return x"], "`.fork`"),
-    (["ip = get_ipython()\n", "def f(x):\n    return x"], "get_ipython"),
-])
+@pytest.mark.parametrize(
+    "cells, expected",
+    [
+        # a second reviewer's routes: imports inside blocks, names made "local" by a nested scope,
+        # defaults, fork
+        (
+            [
+                "if True:\n    from course_lib import apply_rope as spin\n",
+                "def f(x):\n    [0 for spin in ()]\n    return spin(x)",
+            ],
+            "imports `apply_rope`",
+        ),
+        (
+            [
+                "import torch\nsdpa = torch.ops.aten.scaled_dot_product_attention\n",
+                "def f(q, k):\n    g = lambda sdpa: 0\n    return sdpa(q, k, k)",
+            ],
+            "`.ops`",
+        ),
+        (
+            ["from course_lib import apply_rope\ndef f(x, turn=apply_rope):\n    return turn(x)"],
+            "imports `apply_rope`",
+        ),
+        (["import os\nif os.fork() == 0:\n    pass\n", "def f(x):\n    return x"], "`.fork`"),
+        (["ip = get_ipython()\n", "def f(x):\n    return x"], "get_ipython"),
+    ],
+)
 def test_routes_a_second_review_found_are_named(cells, expected):
     problems = by_hand.violations(cells, "f", BANNED, LIBRARY)
     assert any(expected in p for p in problems), problems
 
 
 def test_ordinary_method_names_and_a_scratch_cell_replaced_by_an_own_helper_are_fine():
-    cells = ["import json\nclass Cache:\n    def push(self, k):\n        self.k = k\n",
-             "from course_lib import rope_cos_sin as theta\nconfig = json.loads('{}')\n",
-             "def theta(d):\n    return 10000.0 ** (-torch.arange(0, d, 2) / d)\n",
-             "def f(x, layer=None):\n    c = Cache()\n    c.push(x)\n"
-             "    n = len(list(layer.modules())) if layer else 0\n    return x * theta(x.shape[-1]).sum() + n\n",
-             "!echo done\n%time f(torch.ones(2, 4))"]
+    cells = [
+        "import json\nclass Cache:\n    def push(self, k):\n        self.k = k\n",
+        "from course_lib import rope_cos_sin as theta\nconfig = json.loads('{}')\n",
+        "def theta(d):\n    return 10000.0 ** (-torch.arange(0, d, 2) / d)\n",
+        "def f(x, layer=None):\n    c = Cache()\n    c.push(x)\n"
+        "    n = len(list(layer.modules())) if layer else 0\n"
+        "    return x * theta(x.shape[-1]).sum() + n\n",
+        "!echo done\n%time f(torch.ones(2, 4))",
+    ]
     assert by_hand.violations(cells, "f", BANNED, LIBRARY) == []

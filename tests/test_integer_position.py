@@ -6,23 +6,37 @@ import pytest
 import torch
 
 from course_lib import (
-    IntegerPosition, NoPositions, TinyTransformer, attention_entropy, layernorm_cosine, length_sweep,
+    IntegerPosition,
+    NoPositions,
+    TinyTransformer,
+    attention_entropy,
+    layernorm_cosine,
+    length_sweep,
 )
 
 
 def test_entropy_matches_torch_categorical_and_its_bounds():
-    weights = torch.softmax(torch.randn(3, 5, 7, generator=torch.Generator().manual_seed(0)), dim=-1)
+    weights = torch.softmax(
+        torch.randn(3, 5, 7, generator=torch.Generator().manual_seed(0)), dim=-1
+    )
     reference = torch.distributions.Categorical(probs=weights).entropy()
     assert torch.allclose(attention_entropy(weights), reference, atol=1e-6)
-    assert torch.allclose(attention_entropy(torch.full((4, 4), 0.25)), torch.full((4,), math.log(4)))
+    assert torch.allclose(
+        attention_entropy(torch.full((4, 4), 0.25)), torch.full((4,), math.log(4))
+    )
     assert torch.equal(attention_entropy(torch.eye(3)), torch.zeros(3))
 
 
 def test_adding_the_index_to_every_feature_is_invisible_to_a_layernormed_model():
-    """LayerNorm subtracts each token's mean over features, which removes a constant shift p*(1,...,1)."""
+    """LayerNorm subtracts each token's mean over features, which removes a constant shift
+    p*(1,...,1)."""
     torch.manual_seed(0)
-    with_add = TinyTransformer(10, 4, d_model=16, num_layers=2, position=IntegerPosition("add"), pool=None).eval()
-    blind = TinyTransformer(10, 4, d_model=16, num_layers=2, position=NoPositions(), pool=None).eval()
+    with_add = TinyTransformer(
+        10, 4, d_model=16, num_layers=2, position=IntegerPosition("add"), pool=None
+    ).eval()
+    blind = TinyTransformer(
+        10, 4, d_model=16, num_layers=2, position=NoPositions(), pool=None
+    ).eval()
     blind.load_state_dict(with_add.state_dict())
     tokens = torch.randint(10, (3, 40))
     with torch.no_grad():
@@ -44,22 +58,34 @@ def test_features_grow_like_n_and_plain_logits_like_n_squared(plain):
     assert torch.all(plain["feature_norm"] >= torch.tensor([[7.0], [127.0], [1023.0]]))
     ratio = plain["max_logit"][2].median() / plain["max_logit"][1].median()
     assert 40 < ratio < 90, f"expected about (1023/127)**2 = 64.9, got {ratio:.1f}"
-    assert plain["entropy"][2].median() < 0.1 * plain["log_n"][2], "plain softmax collapses onto one key"
+    assert plain["entropy"][2].median() < 0.1 * plain["log_n"][2], (
+        "plain softmax collapses onto one key"
+    )
 
 
 def test_whether_plain_gradients_explode_depends_on_the_sign_of_the_index_weights(plain):
     growth = plain["grad_norm"][2] / plain["grad_norm"][0]
     sign = plain["index_qk"][0]
     assert (growth > 100).sum() >= 5 and (growth < 10).sum() >= 5, growth
-    assert torch.all(sign[growth > 100] > 0), "explosions come from attention locking onto the last key"
+    assert torch.all(sign[growth > 100] > 0), (
+        "explosions come from attention locking onto the last key"
+    )
     assert torch.all(growth[sign < 0] < 100)
     # The sign also decides where a saturated late query looks: near the end iff w_Q . w_K > 0.
     assert torch.equal(plain["last_row_top_key"][2] > 1024 / 2, plain["index_qk"][2] > 0)
 
 
 def test_prelayernorm_gradient_trend_is_set_by_the_final_layernorm():
-    with_final = length_sweep([8, 1024], "pre_ln_block", seeds=10, final_ln=True)["grad_norm"].median(dim=1).values
-    without = length_sweep([8, 1024], "pre_ln_block", seeds=10, final_ln=False)["grad_norm"].median(dim=1).values
+    with_final = (
+        length_sweep([8, 1024], "pre_ln_block", seeds=10, final_ln=True)["grad_norm"]
+        .median(dim=1)
+        .values
+    )
+    without = (
+        length_sweep([8, 1024], "pre_ln_block", seeds=10, final_ln=False)["grad_norm"]
+        .median(dim=1)
+        .values
+    )
     assert with_final[1] < with_final[0] / 5
     assert without[1] > without[0]
 
@@ -67,7 +93,9 @@ def test_prelayernorm_gradient_trend_is_set_by_the_final_layernorm():
 def test_prelayernorm_attention_is_uniform_at_init_with_or_without_the_index():
     for with_index in (True, False):
         sweep = length_sweep([8, 1024], "pre_ln_block", seeds=5, with_index=with_index)
-        assert torch.all(sweep["entropy"].median(dim=1).values > 0.95 * torch.tensor(sweep["log_n"]))
+        assert torch.all(
+            sweep["entropy"].median(dim=1).values > 0.95 * torch.tensor(sweep["log_n"])
+        )
 
 
 @pytest.mark.parametrize(
@@ -80,7 +108,10 @@ def test_prelayernorm_attention_is_uniform_at_init_with_or_without_the_index():
         (lambda: layernorm_cosine(3, d_model=2), "d_model must be at least 3"),
         (lambda: layernorm_cosine(3, other_position=-2), "other_position must be at least 0"),
         (lambda: layernorm_cosine(3, pairs=0), "pairs must be at least 1"),
-        (lambda: length_sweep([8], block="mlp"), "block must be one of 'attention', 'pre_ln_block'"),
+        (
+            lambda: length_sweep([8], block="mlp"),
+            "block must be one of 'attention', 'pre_ln_block'",
+        ),
         (lambda: length_sweep([]), "at least one sequence length"),
         (lambda: length_sweep([8, 0]), "each length must be at least 1"),
         (lambda: length_sweep([8], seeds=0), "seeds must be at least 1"),

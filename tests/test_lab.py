@@ -20,7 +20,6 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-
 from conftest import ROOT
 
 pytestmark = pytest.mark.slow
@@ -49,8 +48,12 @@ def get(url: str) -> tuple[int, bytes]:
 
 def start_lab(target: str):
     port = free_port()
-    args = f"--no-browser --ip=127.0.0.1 --port={port} --ServerApp.token={TOKEN} --ServerApp.port_retries=0"
-    env = dict(os.environ, JUPYTER_RUNTIME_DIR=str(Path(os.environ.get("TMPDIR", "/tmp")) / f"lab-smoke-{port}"))
+    args = (f"--no-browser --ip=127.0.0.1 --port={port} --ServerApp.token={TOKEN} "
+            "--ServerApp.port_retries=0")
+    env = dict(
+        os.environ,
+        JUPYTER_RUNTIME_DIR=str(Path(os.environ.get("TMPDIR", "/tmp")) / f"lab-smoke-{port}"),
+    )
     process = subprocess.Popen(
         ["make", "--no-print-directory", target, f"LAB_ARGS={args}", f"PYTHON={sys.executable}"],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
@@ -123,8 +126,11 @@ def test_lab_has_a_python_kernel(lab):
 def test_lab_page_loads_the_course_extensions(lab):
     status, html = get(f"{lab}/lab?token={TOKEN}")
     assert status == 200
-    config = json.loads(re.search(rb'<script id="jupyter-config-data" type="application/json">(.*?)</script>',
-                                  html, re.S)[1])
+    config = json.loads(
+        re.search(
+            rb'<script id="jupyter-config-data" type="application/json">(.*?)</script>', html, re.S
+        )[1]
+    )
     loaded = {ext["name"] for ext in config["federated_extensions"]}
     for name, purpose in NEEDED.items():
         assert name in loaded, f"{name} ({purpose}) is not served to the browser"
@@ -137,8 +143,11 @@ INSTRUCTOR_PLUGINS = ("@jupyter/nbgrader:formgrader", "@jupyter/nbgrader:create-
 def page_config(base: str) -> dict:
     status, html = get(f"{base}/lab?token={TOKEN}")
     assert status == 200
-    return json.loads(re.search(rb'<script id="jupyter-config-data" type="application/json">(.*?)</script>',
-                                html, re.S)[1])
+    return json.loads(
+        re.search(
+            rb'<script id="jupyter-config-data" type="application/json">(.*?)</script>', html, re.S
+        )[1]
+    )
 
 
 def status_of(url: str) -> int:
@@ -152,7 +161,9 @@ def test_students_do_not_get_the_instructor_tools(lab):
     disabled = page_config(lab)["disabledExtensions"]
     for plugin in INSTRUCTOR_PLUGINS:
         assert plugin in disabled, f"{plugin} is visible to students"
-    assert "@jupyter/nbgrader:assignment-list" not in disabled, "students still validate and fetch assignments"
+    assert "@jupyter/nbgrader:assignment-list" not in disabled, (
+        "students still validate and fetch assignments"
+    )
     assert status_of(f"{lab}/formgrader?token={TOKEN}") == 404
 
 
@@ -165,7 +176,10 @@ def test_instructors_get_formgrader_and_create_assignment(instructor_lab):
 
 def test_markdown_opens_rendered(lab):
     settings = api(lab, "/lab/api/settings/@jupyterlab/docmanager-extension:plugin")
-    assert settings["schema"]["properties"]["defaultViewers"]["default"].get("markdown") == "Markdown Preview"
+    assert (
+        settings["schema"]["properties"]["defaultViewers"]["default"].get("markdown")
+        == "Markdown Preview"
+    )
 
 
 def test_extensions_are_enabled_and_compatible():
@@ -178,4 +192,6 @@ def test_extensions_are_enabled_and_compatible():
     incompatible = {name for name, state in rows.items() if state.endswith("X")}
     assert incompatible <= KNOWN_HARMLESS_INCOMPATIBLE, incompatible
     for name in incompatible:
-        assert name in (ROOT / "README.md").read_text(), f"README must explain why {name} is harmless"
+        assert name in (ROOT / "README.md").read_text(), (
+            f"README must explain why {name} is harmless"
+        )

@@ -1,17 +1,26 @@
-"""Chapter 04: learned position tables, cross-checked against HF transformers' GPT-2, BERT and RoBERTa."""
+"""Chapter 04: learned position tables, cross-checked against HF transformers' GPT-2, BERT and
+RoBERTa."""
 
 import pytest
 import torch
 
 from course_lib import (
-    PUBLISHED_TABLES, CopyBackTask, LearnedPositions, TinyTransformer, position_similarity, seed_everything, train,
+    PUBLISHED_TABLES,
+    CopyBackTask,
+    LearnedPositions,
+    TinyTransformer,
+    position_similarity,
+    seed_everything,
+    train,
 )
 
 
 def _capture_input(module):
     """Record what goes into ``module`` on the next forward pass."""
     seen = {}
-    module.register_forward_hook(lambda mod, args, out: seen.setdefault("input", args[0].detach().clone()))
+    module.register_forward_hook(
+        lambda mod, args, out: seen.setdefault("input", args[0].detach().clone())
+    )
     return seen
 
 
@@ -19,8 +28,11 @@ def test_lookup_matches_gpt2_embedding_sum():
     from transformers import GPT2Config, GPT2Model
 
     torch.manual_seed(0)
-    gpt2 = GPT2Model(GPT2Config(vocab_size=50, n_positions=16, n_embd=32, n_layer=1, n_head=2)).eval()
-    seen = _capture_input(gpt2.drop)                    # GPT-2 applies dropout right after wte + wpe
+    gpt2 = GPT2Model(
+        GPT2Config(vocab_size=50, n_positions=16, n_embd=32, n_layer=1, n_head=2)
+    ).eval()
+    # GPT-2 applies dropout right after wte + wpe
+    seen = _capture_input(gpt2.drop)
     ids = torch.randint(50, (3, 10))
     gpt2(input_ids=ids)
     ours = LearnedPositions(16, 32)
@@ -34,7 +46,9 @@ def test_lookup_matches_bert_embeddings_before_layernorm():
     from transformers.models.bert.modeling_bert import BertEmbeddings
 
     torch.manual_seed(0)
-    bert = BertEmbeddings(BertConfig(vocab_size=50, hidden_size=32, max_position_embeddings=20)).eval()
+    bert = BertEmbeddings(
+        BertConfig(vocab_size=50, hidden_size=32, max_position_embeddings=20)
+    ).eval()
     seen = _capture_input(bert.LayerNorm)
     ids = torch.randint(50, (2, 7))
     bert(input_ids=ids)
@@ -50,8 +64,16 @@ def test_default_init_is_bert_and_gpt2_initializer_range():
 
     torch.manual_seed(0)
     gpt2 = GPT2Model(GPT2Config(vocab_size=50, n_positions=256, n_embd=64, n_layer=1, n_head=2))
-    bert = BertModel(BertConfig(vocab_size=50, hidden_size=64, num_hidden_layers=1, num_attention_heads=2,
-                                intermediate_size=64, max_position_embeddings=256))
+    bert = BertModel(
+        BertConfig(
+            vocab_size=50,
+            hidden_size=64,
+            num_hidden_layers=1,
+            num_attention_heads=2,
+            intermediate_size=64,
+            max_position_embeddings=256,
+        )
+    )
     ours = LearnedPositions(256, 64).table.weight
     for reference in (gpt2.wpe.weight, bert.embeddings.position_embeddings.weight):
         assert abs(reference.std().item() - ours.std().item()) < 0.002
@@ -62,7 +84,10 @@ def test_published_table_sizes_match_reference_configs():
     from transformers import BertConfig, GPT2Config
     from transformers.models.roberta.modeling_roberta import RobertaEmbeddings
 
-    assert PUBLISHED_TABLES["BERT-base"] == (BertConfig().max_position_embeddings, BertConfig().hidden_size)
+    assert PUBLISHED_TABLES["BERT-base"] == (
+        BertConfig().max_position_embeddings,
+        BertConfig().hidden_size,
+    )
     assert PUBLISHED_TABLES["GPT-2 small"] == (GPT2Config().n_positions, GPT2Config().n_embd)
     # RoBERTa counts positions from padding_idx + 1 = 2, so 512 tokens use rows 2..513: 514 rows.
     ids = torch.full((1, 512), 5)
@@ -73,7 +98,9 @@ def test_published_table_sizes_match_reference_configs():
 def test_past_the_table_gpt2_raises_an_index_error_and_we_say_why():
     from transformers import GPT2Config, GPT2Model
 
-    gpt2 = GPT2Model(GPT2Config(vocab_size=50, n_positions=8, n_embd=16, n_layer=1, n_head=2)).eval()
+    gpt2 = GPT2Model(
+        GPT2Config(vocab_size=50, n_positions=8, n_embd=16, n_layer=1, n_head=2)
+    ).eval()
     with pytest.raises(IndexError):
         gpt2(input_ids=torch.zeros(1, 9, dtype=torch.long))
     model = TinyTransformer(50, 2, d_model=16, position=LearnedPositions(8, 16))
@@ -98,7 +125,10 @@ def test_rows_past_the_training_length_get_no_gradient_and_only_adamw_decay():
 
 
 def test_position_similarity_is_the_cosine_of_every_pair_of_rows():
-    table = torch.randn(9, 5, generator=torch.Generator().manual_seed(0)) * torch.arange(1.0, 10.0)[:, None]
+    table = (
+        torch.randn(9, 5, generator=torch.Generator().manual_seed(0))
+        * torch.arange(1.0, 10.0)[:, None]
+    )
     expected = torch.nn.functional.cosine_similarity(table[:, None], table[None, :], dim=-1)
     assert torch.allclose(position_similarity(table), expected, atol=1e-6)
     with_zero_row = torch.cat([table, torch.zeros(1, 5)])
@@ -112,7 +142,10 @@ def test_position_similarity_is_the_cosine_of_every_pair_of_rows():
         (lambda: position_similarity(torch.zeros(3, 2, dtype=torch.long)), "floating-point"),
         (lambda: position_similarity([[1.0, 0.0]]), "must be a torch.Tensor"),
         (lambda: LearnedPositions(4, 2, init_std=0), "init_std must be a positive number"),
-        (lambda: train(TinyTransformer(4, 2), CopyBackTask(), steps=1, weight_decay=-1), "weight_decay must be"),
+        (
+            lambda: train(TinyTransformer(4, 2), CopyBackTask(), steps=1, weight_decay=-1),
+            "weight_decay must be",
+        ),
     ],
 )
 def test_bad_input_is_explained(call, message):

@@ -4,8 +4,16 @@ import pytest
 import torch
 
 from course_lib import (
-    IGNORE_INDEX, CopyBackTask, NormalisedPosition, TinyTransformer, accuracy, accuracy_by_position,
-    copy_offset_profile, normalised_positions, seed_everything, train,
+    IGNORE_INDEX,
+    CopyBackTask,
+    NormalisedPosition,
+    TinyTransformer,
+    accuracy,
+    accuracy_by_position,
+    copy_offset_profile,
+    normalised_positions,
+    seed_everything,
+    train,
 )
 
 
@@ -17,13 +25,18 @@ def test_by_length_spans_zero_to_one_at_every_length():
 
 
 def test_by_length_is_inconsistent_across_lengths_and_neighbours_drift_together():
-    assert normalised_positions(16)[3] != normalised_positions(31)[3]      # same index, different value
+    # same index, different value
+    assert normalised_positions(16)[3] != normalised_positions(31)[3]
     for n in (8, 64, 512):
-        assert torch.allclose(normalised_positions(n).diff(), torch.full((n - 1,), 1 / (n - 1)), atol=1e-6)
+        assert torch.allclose(
+            normalised_positions(n).diff(), torch.full((n - 1,), 1 / (n - 1)), atol=1e-6
+        )
 
 
 def test_by_max_len_is_consistent_and_leaves_zero_one_past_max_len():
-    assert torch.equal(normalised_positions(8, "by_max_len", 16), normalised_positions(32, "by_max_len", 16)[:8])
+    assert torch.equal(
+        normalised_positions(8, "by_max_len", 16), normalised_positions(32, "by_max_len", 16)[:8]
+    )
     assert normalised_positions(32, "by_max_len", 16)[-1] > 1
 
 
@@ -46,7 +59,9 @@ def test_copy_back_labels_point_offset_places_back():
 def test_accuracy_and_training_ignore_positions_without_an_answer():
     task = CopyBackTask(offset=1, vocab_size=4, seq_len=6)
     seed_everything(0)
-    model = TinyTransformer(4, 4, d_model=16, position=NormalisedPosition("by_max_len", 8), pool=None)
+    model = TinyTransformer(
+        4, 4, d_model=16, position=NormalisedPosition("by_max_len", 8), pool=None
+    )
     losses = train(model, task, steps=5, seed=0, progress=False)
     assert all(loss == loss for loss in losses), "no nan: ignored labels must not reach the loss"
     tokens, labels = task.sample(8, torch.Generator().manual_seed(1))
@@ -69,11 +84,15 @@ class _Fixed(torch.nn.Module):
 def test_accuracy_by_position_averages_each_column_and_leaves_unscored_columns_nan():
     labels = torch.tensor([[IGNORE_INDEX, 1, 2, 3], [IGNORE_INDEX, 1, 0, 3]])
     predictions = torch.tensor([[0, 1, 2, 0], [0, 0, 2, 3]])
-    per_position = accuracy_by_position(_Fixed(predictions, 4), torch.zeros(2, 4, dtype=torch.long), labels)
+    per_position = accuracy_by_position(
+        _Fixed(predictions, 4), torch.zeros(2, 4, dtype=torch.long), labels
+    )
     assert torch.isnan(per_position[0])
     assert per_position[1:].tolist() == [0.5, 0.5, 0.5]
     # Averaged over the scored columns (equal counts here), it is the overall accuracy.
-    assert per_position[1:].mean().item() == pytest.approx(accuracy(_Fixed(predictions, 4), labels, labels))
+    assert per_position[1:].mean().item() == pytest.approx(
+        accuracy(_Fixed(predictions, 4), labels, labels)
+    )
 
 
 def test_copy_offset_profile_finds_where_predictions_were_copied_from():
@@ -90,20 +109,41 @@ def test_copy_offset_profile_finds_where_predictions_were_copied_from():
     "call, message",
     [
         (lambda: normalised_positions(0), "seq_len must be at least 1"),
-        (lambda: normalised_positions(4, "by_max"), "mode must be one of 'by_length', 'by_max_len'"),
+        (
+            lambda: normalised_positions(4, "by_max"),
+            "mode must be one of 'by_length', 'by_max_len'",
+        ),
         (lambda: normalised_positions(4, "by_max_len"), "needs max_len"),
         (lambda: NormalisedPosition("by_max_len"), "needs max_len"),
         (lambda: NormalisedPosition("by_max_len", max_len=0), "max_len must be at least 1"),
         (lambda: CopyBackTask(offset=0), "offset must be at least 1"),
         (lambda: CopyBackTask(offset=3, seq_len=3), "seq_len must be at least 4"),
         (lambda: CopyBackTask().sample(2, seq_len=2), "seq_len must be at least 4"),
-        (lambda: accuracy(TinyTransformer(4, 4, pool=None), torch.zeros(1, 3, dtype=torch.long),
-                          torch.full((1, 3), IGNORE_INDEX)), "nothing to score"),
-        (lambda: accuracy_by_position(TinyTransformer(4, 4), torch.zeros(2, 3, dtype=torch.long),
-                                      torch.zeros(2, dtype=torch.long)), "per-token labels of shape"),
+        (
+            lambda: accuracy(
+                TinyTransformer(4, 4, pool=None),
+                torch.zeros(1, 3, dtype=torch.long),
+                torch.full((1, 3), IGNORE_INDEX),
+            ),
+            "nothing to score",
+        ),
+        (
+            lambda: accuracy_by_position(
+                TinyTransformer(4, 4),
+                torch.zeros(2, 3, dtype=torch.long),
+                torch.zeros(2, dtype=torch.long),
+            ),
+            "per-token labels of shape",
+        ),
         (lambda: copy_offset_profile(torch.zeros(2, 5), torch.zeros(2, 4), 1), "both have shape"),
-        (lambda: copy_offset_profile(torch.zeros(2, 5), torch.zeros(2, 5), 5), "max_offset must be smaller"),
-        (lambda: copy_offset_profile(torch.zeros(2, 5), torch.zeros(2, 5), -1), "max_offset must be at least 0"),
+        (
+            lambda: copy_offset_profile(torch.zeros(2, 5), torch.zeros(2, 5), 5),
+            "max_offset must be smaller",
+        ),
+        (
+            lambda: copy_offset_profile(torch.zeros(2, 5), torch.zeros(2, 5), -1),
+            "max_offset must be at least 0",
+        ),
     ],
 )
 def test_bad_input_raises_a_clear_value_error(call, message):

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import re
-import tomllib
 
 import pytest
-
+import tomllib
 from conftest import ROOT
 
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
@@ -55,7 +54,9 @@ def test_installed_versions_match_the_pins():
 
     for requirement in PYPROJECT["project"]["dependencies"]:
         name, pinned = requirement.split("==")
-        assert version(name).split("+")[0] == pinned, f"{name}: installed {version(name)}, pinned {pinned}"
+        assert version(name).split("+")[0] == pinned, (
+            f"{name}: installed {version(name)}, pinned {pinned}"
+        )
 
 
 @pytest.mark.parametrize("target", ["lab", "test", "exercises"])

@@ -1,6 +1,7 @@
-"""The grading commands the README gives work as written, from the repository root, with nothing but the
-system's PATH (the old `python -m course_lib.grade` failed without the venv's bin/ on PATH). Only the path
-to the class and the output folder are replaced, so the test never touches an instructor's grading/."""
+"""The grading commands the README gives work as written, from the repository root, with nothing but
+the system's PATH (the old `python -m course_lib.grade` failed without the venv's bin/ on PATH).
+Only the path to the class and the output folder are replaced, so the test never touches an
+instructor's grading/."""
 
 from __future__ import annotations
 
@@ -12,7 +13,6 @@ import zipfile
 
 import nbformat
 import pytest
-
 from nbgrader_course import ROOT, filled_in, submit
 
 pytestmark = pytest.mark.slow
@@ -22,7 +22,11 @@ def readme_grade_commands() -> list[str]:
     text = (ROOT / "README.md").read_text()
     blocks = re.findall(r"```bash\n(.*?)```", text, re.S)
     lines = [line.split("#")[0].strip() for block in blocks for line in block.splitlines()]
-    return [line for line in lines if line.startswith(("make grade", ".venv/bin/python -m course_lib.grade"))]
+    return [
+        line
+        for line in lines
+        if line.startswith(("make grade", ".venv/bin/python -m course_lib.grade"))
+    ]
 
 
 def test_the_readme_still_shows_both_ways_to_grade():
@@ -44,9 +48,16 @@ def test_a_readme_grading_command_grades_a_class(command, tmp_path):
             z.write(tmp_path / "submitted" / student / assignment / f"{assignment}.ipynb",
                     f"{student}_{len(student)}_1_{assignment}.ipynb")
     words = shlex.split(command.replace("$HOME/Downloads/submissions.zip", str(archive)))
-    words = [str(tmp_path / "submitted") if w in ("path/to/submitted", "SUBMISSIONS=submitted") and not
-             w.startswith("SUBMISSIONS=") else w for w in words]
-    words = [f"SUBMISSIONS={tmp_path / 'submitted'}" if w == "SUBMISSIONS=submitted" else w for w in words]
+    words = [
+        str(tmp_path / "submitted")
+        if w in ("path/to/submitted", "SUBMISSIONS=submitted") and not w.startswith("SUBMISSIONS=")
+        else w
+        for w in words
+    ]
+    words = [
+        f"SUBMISSIONS={tmp_path / 'submitted'}" if w == "SUBMISSIONS=submitted" else w
+        for w in words
+    ]
     out = tmp_path / "out"
     words += [f"OUT={out}"] if words[0] == "make" else ["--out", str(out)]
     result = subprocess.run(words, cwd=ROOT, capture_output=True, text=True, timeout=600,

@@ -1,4 +1,5 @@
-"""Chapter 06: T5's relative position buckets and bias, and ALiBi, cross-checked against HF transformers' T5 and Bloom."""
+"""Chapter 06: T5's relative position buckets and bias, and ALiBi, cross-checked against HF
+transformers' T5 and Bloom."""
 
 import math
 
@@ -6,7 +7,13 @@ import pytest
 import torch
 
 from course_lib import (
-    ALiBiPositions, T5RelativeBias, TinyTransformer, alibi_bias, alibi_slopes, causal_mask, t5_relative_position_bucket,
+    ALiBiPositions,
+    T5RelativeBias,
+    TinyTransformer,
+    alibi_bias,
+    alibi_slopes,
+    causal_mask,
+    t5_relative_position_bucket,
 )
 
 
@@ -14,17 +21,20 @@ from course_lib import (
 def test_alibi_slopes_match_bloom_for_any_head_count(num_heads):
     from transformers.models.bloom.modeling_bloom import _get_alibi_slopes
 
-    assert torch.allclose(alibi_slopes(num_heads), _get_alibi_slopes(num_heads, torch.device("cpu")), rtol=1e-6)
+    assert torch.allclose(
+        alibi_slopes(num_heads), _get_alibi_slopes(num_heads, torch.device("cpu")), rtol=1e-6
+    )
 
 
 def test_alibi_slopes_are_the_papers_for_8_and_12_heads():
     eight = [2.0 ** -k for k in range(1, 9)]
     assert alibi_slopes(8).tolist() == pytest.approx(eight)
-    assert alibi_slopes(12).tolist() == pytest.approx(eight + [2 ** -0.5, 2 ** -1.5, 2 ** -2.5, 2 ** -3.5])
+    assert alibi_slopes(12).tolist() == pytest.approx(eight + [2**-0.5, 2**-1.5, 2**-2.5, 2**-3.5])
 
 
 def test_alibi_bias_gives_blooms_attention_weights():
-    """Bloom adds slope·j (not −slope·(i − j)): the two differ by slope·i per row, which softmax ignores."""
+    """Bloom adds slope·j (not −slope·(i − j)): the two differ by slope·i per row, which softmax
+    ignores."""
     from transformers.models.bloom.modeling_bloom import build_alibi_tensor
 
     heads, seq = 12, 9
@@ -34,17 +44,22 @@ def test_alibi_bias_gives_blooms_attention_weights():
     ours = (logits + alibi_bias(heads, seq, causal=True)).masked_fill(masked, -math.inf).softmax(-1)
     theirs = (logits + bloom).masked_fill(masked, -math.inf).softmax(-1)
     assert torch.allclose(ours, theirs, atol=1e-6)
-    assert torch.equal(alibi_bias(2, 4)[0], -0.0625 * torch.tensor(      # 2 heads: slopes 2^-4, 2^-8
+    # 2 heads: slopes 2^-4, 2^-8
+    assert torch.equal(alibi_bias(2, 4)[0], -0.0625 * torch.tensor(
         [[0, 1, 2, 3], [1, 0, 1, 2], [2, 1, 0, 1], [3, 2, 1, 0]], dtype=torch.float32))
 
 
-@pytest.mark.parametrize("bidirectional, num_buckets, max_distance", [(True, 32, 128), (False, 32, 128), (True, 16, 40),
-                                                                      (False, 8, 20)])
+@pytest.mark.parametrize(
+    "bidirectional, num_buckets, max_distance",
+    [(True, 32, 128), (False, 32, 128), (True, 16, 40), (False, 8, 20)],
+)
 def test_t5_buckets_match_hf_t5(bidirectional, num_buckets, max_distance):
     from transformers.models.t5.modeling_t5 import T5Attention
 
     offsets = torch.arange(-400, 401)[None, :]
-    reference = T5Attention._relative_position_bucket(offsets, bidirectional, num_buckets, max_distance)
+    reference = T5Attention._relative_position_bucket(
+        offsets, bidirectional, num_buckets, max_distance
+    )
     ours = t5_relative_position_bucket(offsets, bidirectional, num_buckets, max_distance)
     assert torch.equal(ours, reference)
     assert ours.min() >= 0 and ours.max() < num_buckets
@@ -81,7 +96,10 @@ def test_bias_schemes_plug_into_a_model_and_stay_shift_invariant():
         (lambda: alibi_bias(4, 0), "seq_len must be at least 1"),
         (lambda: t5_relative_position_bucket(torch.tensor([0.5])), "whole-number offsets"),
         (lambda: t5_relative_position_bucket([1, 2]), "must be a torch.Tensor"),
-        (lambda: t5_relative_position_bucket(torch.tensor([1]), num_buckets=8, max_distance=2), "must exceed"),
+        (
+            lambda: t5_relative_position_bucket(torch.tensor([1]), num_buckets=8, max_distance=2),
+            "must exceed",
+        ),
         (lambda: T5RelativeBias(0), "num_heads must be at least 1"),
     ],
 )

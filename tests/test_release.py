@@ -1,12 +1,13 @@
-"""The student bundle (`make release`) has what students need and nothing that is only for instructors.
+"""The student bundle (`make release`) has what students need and nothing that is only for
+instructors.
 
-Builds the release with tools/release.py into a temporary folder, unzips it fresh into another, and checks
-it from outside the repository: no solutions, hidden tests, calibration corpora or grading tools, and no
-line of an instructor solution in any file (the same rule as the script, checked again here, with
-solutions/ read from the repository). Then it works inside the bundle alone, with the bundle's own
-course_lib first on PYTHONPATH: the released exercises, answered with the instructor's solutions, print
-every visible test's ✓; left blank, their test cells fail with NotImplementedError (not an import error);
-and the bundle's `make lab` uses the student JupyterLab settings.
+Builds the release with tools/release.py into a temporary folder, unzips it fresh into another, and
+checks it from outside the repository: no solutions, hidden tests, calibration corpora or grading
+tools, and no line of an instructor solution in any file (the same rule as the script, checked again
+here, with solutions/ read from the repository). Then it works inside the bundle alone, with the
+bundle's own course_lib first on PYTHONPATH: the released exercises, answered with the instructor's
+solutions, print every visible test's ✓; left blank, their test cells fail with NotImplementedError
+(not an import error); and the bundle's `make lab` uses the student JupyterLab settings.
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ from pathlib import Path
 import nbformat
 import pytest
 from nbclient import NotebookClient
-
 from nbgrader_course import ROOT, assignments, broken_links, filled_in, nbgrader_meta
 
 pytestmark = pytest.mark.slow
@@ -33,8 +33,16 @@ ALLOWLIST = ROOT / "tools" / "release_allowlist.txt"
 INSTRUCTOR_ONLY = ("solutions", "tests/calibration", "course_lib/grading", "course_lib/grade.py")
 MARKERS = ("### BEGIN SOLUTION", "### BEGIN HIDDEN TESTS")
 TOP_LEVEL = {
-    "README.md", "Makefile", "notebooks", "exercises", "course_lib", "pyproject.toml", "environment.yml",
-    ".jupyter-overrides.json", ".jupyter-student", ".gitignore",
+    "README.md",
+    "Makefile",
+    "notebooks",
+    "exercises",
+    "course_lib",
+    "pyproject.toml",
+    "environment.yml",
+    ".jupyter-overrides.json",
+    ".jupyter-student",
+    ".gitignore",
 }
 
 
@@ -82,7 +90,10 @@ def test_the_bundle_has_the_student_files_and_no_instructor_files(bundle):
         assert not any(path == x or path.startswith(x + "/") for x in INSTRUCTOR_ONLY), path
         assert "__pycache__" not in path and ".ipynb_checkpoints" not in path, path
     assert not (bundle / "solutions").exists() and not (bundle / "tests").exists()
-    assert not (bundle / "course_lib" / "grading").exists() and not (bundle / "course_lib" / "grade.py").exists()
+    assert (
+        not (bundle / "course_lib" / "grading").exists()
+        and not (bundle / "course_lib" / "grade.py").exists()
+    )
     assert sorted(p.name for p in (bundle / ".jupyter-student").rglob("*") if p.is_file()) == \
         ["jupyter_server_config.json", "page_config.json"]
     for name in assignments():
@@ -91,12 +102,15 @@ def test_the_bundle_has_the_student_files_and_no_instructor_files(bundle):
 
 
 def test_the_bundle_has_the_committed_files_unchanged(bundle):
-    """Copied from the last commit, byte for byte; only README.md and Makefile are written for students."""
+    """Copied from the last commit, byte for byte; only README.md and Makefile are written for
+    students."""
     for path in bundle_files(bundle):
         relative = path.relative_to(bundle).as_posix()
         if relative in ("README.md", "Makefile"):
             continue
-        committed = subprocess.run(["git", "show", f"HEAD:{relative}"], cwd=ROOT, capture_output=True, check=True)
+        committed = subprocess.run(
+            ["git", "show", f"HEAD:{relative}"], cwd=ROOT, capture_output=True, check=True
+        )
         assert path.read_bytes() == committed.stdout, relative
 
 
@@ -104,7 +118,9 @@ def test_no_solution_line_or_hidden_test_marker_is_in_any_file(bundle):
     lines = {}
     for path in sorted((ROOT / "solutions").glob("*/*.ipynb")):
         for cell in nbformat.read(path, as_version=4).cells:
-            region = re.findall(r"### BEGIN SOLUTION\n(.*?)### END SOLUTION", cell.source, flags=re.S)
+            region = re.findall(
+                r"### BEGIN SOLUTION\n(.*?)### END SOLUTION", cell.source, flags=re.S
+            )
             for line in "\n".join(region).splitlines():
                 if len(line.strip()) >= 20:
                     lines[line.strip()] = path.parent.name
@@ -113,7 +129,9 @@ def test_no_solution_line_or_hidden_test_marker_is_in_any_file(bundle):
     for raw in ALLOWLIST.read_text().splitlines():
         if raw.strip() and not raw.startswith("#"):
             path, line = raw.split(" | ", 1)
-            assert not path.startswith("exercises/"), "a solution line is never allowed in an exercise"
+            assert not path.startswith("exercises/"), (
+                "a solution line is never allowed in an exercise"
+            )
             allowed.add((path, line.strip()))
 
     found = []
@@ -123,7 +141,9 @@ def test_no_solution_line_or_hidden_test_marker_is_in_any_file(bundle):
         if path.suffix == ".ipynb":      # as a reader sees it: JSON escapes (\" and \n) undone
             text += "\n".join(cell.source for cell in nbformat.reads(text, as_version=4).cells)
         found += [(relative, marker) for marker in MARKERS if marker in text]
-        found += [(relative, line) for line in lines if line in text and (relative, line) not in allowed]
+        found += [
+            (relative, line) for line in lines if line in text and (relative, line) not in allowed
+        ]
     assert not found, found
 
 
@@ -139,7 +159,9 @@ def test_the_zip_is_byte_for_byte_the_same_when_built_again(release, tmp_path):
 
 def test_the_unpacked_tree_next_to_the_zip_is_the_zip(release, bundle):
     tree = release / NAME
-    assert [p.relative_to(tree) for p in bundle_files(tree)] == [p.relative_to(bundle) for p in bundle_files(bundle)]
+    assert [p.relative_to(tree) for p in bundle_files(tree)] == [
+        p.relative_to(bundle) for p in bundle_files(bundle)
+    ]
     for path in bundle_files(tree):
         assert path.read_bytes() == (bundle / path.relative_to(tree)).read_bytes()
 
@@ -151,8 +173,15 @@ def test_the_student_readme_keeps_the_student_sections_and_drops_the_instructor_
     headings = re.findall(r"(?m)^## (.*)$", readme)
     assert headings == ["Get started", "Course map", "For students", "What is in this folder"]
     assert "make lab" in readme
-    for instructor_only in ("For instructors", "make grade", "make exercises", "solutions/", "calibration",
-                            "Adding a chapter", "lab-instructor"):
+    for instructor_only in (
+        "For instructors",
+        "make grade",
+        "make exercises",
+        "solutions/",
+        "calibration",
+        "Adding a chapter",
+        "lab-instructor",
+    ):
         assert instructor_only not in readme, instructor_only
 
 
@@ -164,9 +193,9 @@ def test_every_relative_link_in_the_bundle_opens_something_in_the_bundle(bundle)
 # --- the bundle on its own ------------------------------------------------------------------------
 
 def bundle_env(bundle: Path) -> dict[str, str]:
-    """The bundle's course_lib first on the path. The venv's editable install of the repository stays behind
-    it as a fallback for modules the bundle lacks, so every check below also asserts that each course_lib
-    module that was loaded came from the bundle."""
+    """The bundle's course_lib first on the path. The venv's editable install of the repository
+    stays behind it as a fallback for modules the bundle lacks, so every check below also asserts
+    that each course_lib module that was loaded came from the bundle."""
     return dict(os.environ, PYTHONPATH=str(bundle))
 
 
@@ -175,23 +204,19 @@ def test_course_lib_imports_from_the_bundle_without_the_grading_tools(bundle, tm
     script.write_text(
         "import importlib.util, json, sys\n"
         "# As on a student's machine: no editable install of the repository behind the bundle.\n"
-        "sys.meta_path[:] = [f for f in sys.meta_path if '__editable__' not in getattr(f, '__module__', '')]\n"
-        "import course_lib\n"
-        "from course_lib import check_does_not_use, CheckFailed\n"
-        "def by_hand(x):\n"
-        "    return x @ x.T  # apply_rope in a comment is fine\n"
-        "def lazy(x):\n"
+        "sys.meta_path[:] = [f for f in sys.meta_path if '__editable__' not in getattr(f, "
+        "'__module__', '')]\nimport course_lib\n"
+        "from course_lib import check_does_not_use, CheckFailed\ndef by_hand(x):\n"
+        "    return x @ x.T  # apply_rope in a comment is fine\ndef lazy(x):\n"
         "    return course_lib.apply_rope(x)\n"
-        "check_does_not_use(by_hand, ('apply_rope',), what='by_hand')\n"
-        "try:\n"
-        "    check_does_not_use(lazy, ('apply_rope',), what='lazy')\n"
-        "    caught = False\n"
-        "except CheckFailed:\n"
-        "    caught = True\n"
+        "check_does_not_use(by_hand, ('apply_rope',), what='by_hand')\ntry:\n"
+        "    check_does_not_use(lazy, ('apply_rope',), what='lazy')\n    caught = False\n"
+        "except CheckFailed:\n    caught = True\n"
         "loaded = [m.__file__ for n, m in sys.modules.items() if n.split('.')[0] == 'course_lib']\n"
         "print(json.dumps({'file': course_lib.__file__, 'caught': caught, 'loaded': loaded,\n"
         "                  'grade': importlib.util.find_spec('course_lib.grade') is not None,\n"
-        "                  'grading': importlib.util.find_spec('course_lib.grading') is not None}))\n"
+        "                  'grading': importlib.util.find_spec('course_lib.grading') is not "
+        "None}))\n"
     )
     result = subprocess.run([sys.executable, str(script)], cwd=bundle, env=bundle_env(bundle),
                             capture_output=True, text=True, timeout=120)
@@ -214,7 +239,8 @@ for _name, _module in sorted(sys.modules.items()):
 
 
 def run_in_bundle(nb, bundle: Path, allow_errors: bool):
-    """Execute ``nb`` as a student would in the bundle: cwd = the bundle, the venv's Python as kernel."""
+    """Execute ``nb`` as a student would in the bundle: cwd = the bundle, the venv's Python as
+    kernel."""
     nb = nbformat.from_dict(json.loads(json.dumps(nb)))
     nb.cells.append(nbformat.v4.new_code_cell(WHERE_AM_I))
     client = NotebookClient(nb, timeout=300, kernel_name="python3", allow_errors=allow_errors,
@@ -226,7 +252,9 @@ def run_in_bundle(nb, bundle: Path, allow_errors: bool):
     loaded = re.findall(r"COURSE_LIB (.*)", where)
     assert loaded, where
     for file in loaded:
-        assert Path(file).resolve().is_relative_to(bundle.resolve()), f"course_lib module loaded from {file}"
+        assert Path(file).resolve().is_relative_to(bundle.resolve()), (
+            f"course_lib module loaded from {file}"
+        )
     return nb
 
 
@@ -261,9 +289,16 @@ def test_blank_released_exercise_fails_its_tests_with_not_implemented_error(name
 
 
 def _make(bundle, *args):
-    """``make`` in the bundle as a student runs it: not nested in this test run's own ``make test``."""
-    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES")}
-    return subprocess.run(["make", *args], cwd=bundle, capture_output=True, text=True, timeout=60, env=env)
+    """``make`` in the bundle as a student runs it: not nested in this test run's own ``make
+    test``."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES")
+    }
+    return subprocess.run(
+        ["make", *args], cwd=bundle, capture_output=True, text=True, timeout=60, env=env
+    )
 
 
 def test_make_lab_in_the_bundle_uses_the_student_jupyter_settings(bundle):
@@ -271,26 +306,45 @@ def test_make_lab_in_the_bundle_uses_the_student_jupyter_settings(bundle):
     assert lab.returncode == 0, lab.stderr
     assert f"JUPYTER_CONFIG_DIR={bundle}/.jupyter-student" in lab.stdout, lab.stdout
     test = _make(bundle, "-n", "test")
-    assert test.returncode == 0 and "--nbval-lax" in test.stdout and test.stdout.rstrip().endswith("notebooks")
+    assert (
+        test.returncode == 0
+        and "--nbval-lax" in test.stdout
+        and test.stdout.rstrip().endswith("notebooks")
+    )
     targets = _make(bundle, "help").stdout
     assert re.findall(r"make (\w+)", targets) == ["lab", "test", "clean"]
 
 
-# --- the gate ---------------------------------------------------------------------------------------
+# --- the gate -------------------------------------------------------------------------------------
 
 @pytest.fixture
 def clone(tmp_path) -> Path:
     """A throw-away clone of the last commit, with this work tree's tools/, to commit leaks into."""
     target = tmp_path / "clone"
-    subprocess.run(["git", "clone", "--quiet", "--no-hardlinks", str(ROOT), str(target)], check=True)
+    subprocess.run(
+        ["git", "clone", "--quiet", "--no-hardlinks", str(ROOT), str(target)], check=True
+    )
     shutil.copytree(ROOT / "tools", target / "tools", dirs_exist_ok=True)
     return target
 
 
 def commit_all(repo: Path) -> None:
     subprocess.run(["git", "add", "-A", "."], cwd=repo, check=True)
-    subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@example.invalid", "commit", "--quiet",
-                    "-m", "leak"], cwd=repo, check=True)
+    subprocess.run(
+        [
+            "git",
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@example.invalid",
+            "commit",
+            "--quiet",
+            "-m",
+            "leak",
+        ],
+        cwd=repo,
+        check=True,
+    )
 
 
 def solution_line_with_quotes() -> str:
@@ -310,8 +364,11 @@ def test_the_release_refuses_a_commit_that_would_leak(leak, clone, tmp_path):
     name = assignments()[0]
     if leak == "solution line in course_lib":
         leaked = "course_lib/answers.py: contains a line of the solution"
-        (clone / "course_lib" / "answers.py").write_text(f"def f():\n    {solution_line_with_quotes()}\n")
-    elif leak == "solution line in a lecture":     # stored JSON-escaped: the gate must read the cells
+        (clone / "course_lib" / "answers.py").write_text(
+            f"def f():\n    {solution_line_with_quotes()}\n"
+        )
+    # stored JSON-escaped: the gate must read the cells
+    elif leak == "solution line in a lecture":
         leaked = f"notebooks/{name}.ipynb: contains a line of the solution"
         path = clone / "notebooks" / f"{name}.ipynb"
         nb = nbformat.read(path, as_version=4)
@@ -326,8 +383,12 @@ def test_the_release_refuses_a_commit_that_would_leak(leak, clone, tmp_path):
     commit_all(clone)
     result = build(tmp_path / "dist", cwd=clone, script=clone / "tools" / "release.py")
     assert result.returncode != 0
-    assert "give away instructor material" in result.stderr and leaked in result.stderr, result.stderr
-    assert not (tmp_path / "dist" / f"{NAME}.zip").exists() and not (tmp_path / "dist" / NAME).exists()
+    assert "give away instructor material" in result.stderr and leaked in result.stderr, (
+        result.stderr
+    )
+    assert (
+        not (tmp_path / "dist" / f"{NAME}.zip").exists() and not (tmp_path / "dist" / NAME).exists()
+    )
 
 
 def test_the_gate_refuses_instructor_only_paths():
@@ -337,8 +398,12 @@ def test_the_gate_refuses_instructor_only_paths():
     spec = importlib.util.spec_from_file_location("release", RELEASE)
     release = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(release)
-    for path in ("tests/calibration/00_order_blindness.py", "solutions/00_order_blindness/00_order_blindness.ipynb",
-                 "course_lib/grading/harness.py", "course_lib/grade.py"):
+    for path in (
+        "tests/calibration/00_order_blindness.py",
+        "solutions/00_order_blindness/00_order_blindness.ipynb",
+        "course_lib/grading/harness.py",
+        "course_lib/grade.py",
+    ):
         assert release.leaks({path: b"# nothing secret in the text\n"}, {}, set()) == \
             [f"{path}: instructor-only file"], path
     assert release.leaks({"course_lib/ok.py": b"x = 1\n"}, {}, set()) == []

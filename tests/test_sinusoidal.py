@@ -1,4 +1,5 @@
-"""Chapter 03: the sinusoidal table, cross-checked against HF transformers' copies of the published code."""
+"""Chapter 03: the sinusoidal table, cross-checked against HF transformers' copies of the published
+code."""
 
 import math
 
@@ -6,8 +7,13 @@ import pytest
 import torch
 
 from course_lib import (
-    SinusoidalPositions, TinyTransformer, halves_permutation, offset_rotation, sinusoid_frequencies,
-    sinusoidal_table, tensor2tensor_sinusoidal_table,
+    SinusoidalPositions,
+    TinyTransformer,
+    half_split_permutation,
+    offset_rotation,
+    sinusoid_frequencies,
+    sinusoidal_table,
+    tensor2tensor_sinusoidal_table,
 )
 
 
@@ -20,11 +26,11 @@ def test_interleaved_table_matches_distilbert(n_pos, dim):
 
 
 @pytest.mark.parametrize("n_pos, dim", [(50, 16), (512, 64)])
-def test_halves_table_matches_marian(n_pos, dim):
+def test_half_split_table_matches_marian(n_pos, dim):
     from transformers.models.marian.modeling_marian import MarianSinusoidalPositionalEmbedding
 
     reference = MarianSinusoidalPositionalEmbedding(n_pos, dim).create_weight()
-    assert torch.allclose(sinusoidal_table(n_pos, dim, layout="halves"), reference, atol=1e-6)
+    assert torch.allclose(sinusoidal_table(n_pos, dim, layout="half_split"), reference, atol=1e-6)
 
 
 @pytest.mark.parametrize("n_pos, dim", [(50, 16), (1500, 384)])
@@ -33,17 +39,21 @@ def test_tensor2tensor_table_matches_whisper_and_fairseq_port(n_pos, dim):
     from transformers.models.whisper.modeling_whisper import sinusoids
 
     ours = tensor2tensor_sinusoidal_table(n_pos, dim)
-    assert torch.allclose(ours, sinusoids(n_pos, dim), atol=1e-4)     # float32 angles in the reference
-    fairseq = M2M100SinusoidalPositionalEmbedding.get_embedding(n_pos, dim)   # no padding_idx: rows from 0
+    # float32 angles in the reference
+    assert torch.allclose(ours, sinusoids(n_pos, dim), atol=1e-4)
+    # no padding_idx: rows from 0
+    fairseq = M2M100SinusoidalPositionalEmbedding.get_embedding(n_pos, dim)
     assert torch.allclose(ours, fairseq, atol=1e-4)
     # ...and it is *not* the paper's table: the exponents differ.
-    assert not torch.allclose(ours, sinusoidal_table(n_pos, dim, layout="halves"), atol=1e-2)
+    assert not torch.allclose(ours, sinusoidal_table(n_pos, dim, layout="half_split"), atol=1e-2)
 
 
-def test_halves_are_the_interleaved_table_with_features_permuted():
-    perm = halves_permutation(8)
+def test_half_split_is_the_interleaved_table_with_features_permuted():
+    perm = half_split_permutation(8)
     assert perm.tolist() == [0, 2, 4, 6, 1, 3, 5, 7]
-    assert torch.equal(sinusoidal_table(100, 8, layout="halves"), sinusoidal_table(100, 8)[:, perm])
+    assert torch.equal(
+        sinusoidal_table(100, 8, layout="half_split"), sinusoidal_table(100, 8)[:, perm]
+    )
 
 
 def test_frequencies_span_one_to_nearly_one_over_base():
@@ -83,8 +93,11 @@ def test_offset_rotation_moves_every_position_by_k(k):
     start = max(0, -k)
     moved = table[start:start + 100] @ m.T
     assert torch.allclose(moved, table[start + k:start + k + 100], atol=2e-5)
-    assert torch.allclose(m @ m.T, torch.eye(16), atol=1e-6)                  # a rotation: orthogonal
-    assert torch.allclose(offset_rotation(k, 16) @ offset_rotation(2, 16), offset_rotation(k + 2, 16), atol=1e-5)
+    # a rotation: orthogonal
+    assert torch.allclose(m @ m.T, torch.eye(16), atol=1e-6)
+    assert torch.allclose(
+        offset_rotation(k, 16) @ offset_rotation(2, 16), offset_rotation(k + 2, 16), atol=1e-5
+    )
 
 
 def test_scheme_adds_or_concatenates_and_scales_tokens():
@@ -105,12 +118,21 @@ def test_scheme_adds_or_concatenates_and_scales_tokens():
         (lambda: sinusoidal_table(4, 7), "d_model must be even"),
         (lambda: sinusoidal_table(4, 8.0), "d_model must be a whole number"),
         (lambda: sinusoidal_table(4, 8, base=0), "base must be a positive number"),
-        (lambda: sinusoidal_table(4, 8, layout="split"), "layout must be one of 'interleaved', 'halves'"),
+        (
+            lambda: sinusoidal_table(4, 8, layout="split"),
+            "layout must be one of 'interleaved', 'half_split'",
+        ),
+        (lambda: sinusoidal_table(4, 8, layout="halves"), "old name .* use layout='half_split'"),
+        (lambda: SinusoidalPositions(8, layout="halves"), "use layout='half_split'"),
+        (lambda: sinusoid_frequencies(7), "d_model must be even"),
         (lambda: tensor2tensor_sinusoidal_table(4, 2), "d_model must be at least 4"),
-        (lambda: halves_permutation(5), "d_model must be even"),
+        (lambda: half_split_permutation(5), "d_model must be even"),
         (lambda: offset_rotation(1.5, 8), "offset must be a whole number"),
         (lambda: SinusoidalPositions(8, combine="sum"), "combine must be one of 'add', 'concat'"),
-        (lambda: SinusoidalPositions(8).embed(torch.zeros(1, 3, 6), torch.arange(3)), "table width \\(8\\)"),
+        (
+            lambda: SinusoidalPositions(8).embed(torch.zeros(1, 3, 6), torch.arange(3)),
+            "table width \\(8\\)",
+        ),
         (lambda: SinusoidalPositions(8, token_scale=-1), "token_scale must be a positive number"),
     ],
 )

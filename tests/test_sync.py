@@ -1,17 +1,20 @@
-"""What must stay in sync: generated exercises, stripped notebooks, slide metadata, chapter structure."""
+"""What must stay in sync: generated exercises, stripped notebooks, slide metadata, chapter
+structure."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 
 import nbformat
 import pytest
-
 from nbgrader_course import ROOT, assignments, broken_links, make_course, nbgrader_meta
 
 LECTURES = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 ALL_NOTEBOOKS = sorted(
-    p for folder in ("notebooks", "solutions", "exercises") for p in (ROOT / folder).rglob("*.ipynb")
+    p
+    for folder in ("notebooks", "solutions", "exercises")
+    for p in (ROOT / folder).rglob("*.ipynb")
     if ".ipynb_checkpoints" not in p.parts
 )
 
@@ -24,7 +27,9 @@ def test_there_is_a_lecture_and_an_assignment_per_chapter():
     assert LECTURES, "no lecture notebooks found"
     assert [p.stem for p in LECTURES] == assignments()
     for name in assignments():
-        assert (ROOT / "exercises" / name / f"{name}.ipynb").exists(), f"run `make exercises` for {name}"
+        assert (ROOT / "exercises" / name / f"{name}.ipynb").exists(), (
+            f"run `make exercises` for {name}"
+        )
 
 
 @pytest.mark.parametrize("path", ALL_NOTEBOOKS, ids=lambda p: str(p.relative_to(ROOT)))
@@ -52,9 +57,28 @@ def test_lecture_has_slides_title_and_speaker_notes(path):
     kinds = [c.metadata.get("slideshow", {}).get("slide_type") for c in nb.cells]
     assert all(kinds), "every cell needs slideshow metadata (slide_type)"
     first = nb.cells[0]
-    assert first.cell_type == "markdown" and kinds[0] == "slide" and first.source.startswith("# "), \
-        "the first cell is the title slide"
+    assert (
+        first.cell_type == "markdown" and kinds[0] == "slide" and first.source.startswith("# ")
+    ), "the first cell is the title slide"
     assert kinds.count("slide") >= 4 and "notes" in kinds
+
+
+@pytest.mark.parametrize("path", LECTURES, ids=lambda p: p.stem)
+def test_slide_tags_are_ones_the_deck_build_knows(path):
+    """`make slides` ignores a tag it does not know (slide-hidecode), and stops at a slide whose
+    only cell goes to the notes; both show here in a second instead of after a build."""
+    spec = importlib.util.spec_from_file_location("slides_build", ROOT / "slides" / "build.py")
+    build = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(build)
+    nb = nbformat.read(path, as_version=4)
+    unknown = [
+        f"cell {i}: {tag}"
+        for i, cell in enumerate(nb.cells)
+        for tag in cell.metadata.get("tags", [])
+        if tag.startswith("slide") and tag not in build.SLIDE_TAGS
+    ]
+    assert not unknown, f"unknown slide tags (slides/README.md lists them): {unknown}"
+    build.deck_cells(nb.cells)
 
 
 @pytest.mark.parametrize("path", LECTURES, ids=lambda p: p.stem)
@@ -62,7 +86,9 @@ def test_lecture_has_every_required_part(path):
     nb = nbformat.read(path, as_version=4)
     text = cell_text(nb)
     code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
-    assert "By the end of this chapter you can" in nb.cells[0].source, "learning objectives at the top"
+    assert "By the end of this chapter you can" in nb.cells[0].source, (
+        "learning objectives at the top"
+    )
     assert "from course_lib" in code or "import course_lib" in code
     assert "ipywidgets" in code, "at least one widget explorer"
     assert "plt." in code or "fig" in code, "at least one figure"
@@ -73,7 +99,9 @@ def test_lecture_has_every_required_part(path):
     # Widgets are for notebook view: the cell that builds one is skipped in slides.
     for cell in nb.cells:
         if cell.cell_type == "code" and "widgets." in cell.source:
-            assert cell.metadata["slideshow"]["slide_type"] == "skip", "widget cells are skipped in slides"
+            assert cell.metadata["slideshow"]["slide_type"] == "skip", (
+                "widget cells are skipped in slides"
+            )
 
 
 @pytest.mark.parametrize("name", assignments())
@@ -84,7 +112,9 @@ def test_assignment_structure(name):
     assert len(graded) >= 3 and len(solutions) >= 3
     assert sum(nbgrader_meta(c)["points"] for c in graded) == 10
     for cell in graded:
-        assert "### BEGIN HIDDEN TESTS" in cell.source, f"{nbgrader_meta(cell)['grade_id']} has no hidden tests"
+        assert "### BEGIN HIDDEN TESTS" in cell.source, (
+            f"{nbgrader_meta(cell)['grade_id']} has no hidden tests"
+        )
         visible = cell.source.split("### BEGIN HIDDEN TESTS")[0]
         assert "check_" in visible, "visible tests use course_lib's readable checkers"
         assert "\nassert " not in "\n" + visible, "no bare asserts in visible tests"
@@ -92,7 +122,9 @@ def test_assignment_structure(name):
         assert "### BEGIN SOLUTION" in cell.source
 
 
-@pytest.mark.parametrize("path", ALL_NOTEBOOKS + [ROOT / "README.md"], ids=lambda p: str(p.relative_to(ROOT)))
+@pytest.mark.parametrize(
+    "path", ALL_NOTEBOOKS + [ROOT / "README.md"], ids=lambda p: str(p.relative_to(ROOT))
+)
 def test_relative_links_resolve(path):
     """A link a student clicks must open something (external links are not checked)."""
     assert not broken_links(path), f"broken links in {path.name}: {broken_links(path)}"

@@ -6,8 +6,17 @@ from collections import Counter
 import pytest
 import torch
 
-from course_lib import AgentTask, CopyBackTask, NoPositions, TinyTransformer, accuracy, seed_everything, toy_word_vectors, train
-from course_lib import toy_attention_weights
+from course_lib import (
+    AgentTask,
+    CopyBackTask,
+    NoPositions,
+    TinyTransformer,
+    accuracy,
+    seed_everything,
+    toy_attention_weights,
+    toy_word_vectors,
+    train,
+)
 
 
 def test_agent_task_samples_are_well_formed():
@@ -16,7 +25,9 @@ def test_agent_task_samples_are_well_formed():
     assert tokens.shape == (500, 3) and torch.equal(labels, tokens[:, 0])
     assert torch.all(tokens[:, 0] != tokens[:, 2]), "agent and patient differ"
     assert torch.all(tokens[:, [0, 2]] < 5) and torch.all((tokens[:, 1] >= 5) & (tokens[:, 1] < 8))
-    assert set(tokens[:, 0].tolist()) == set(range(5)) and set(tokens[:, 2].tolist()) == set(range(5))
+    assert set(tokens[:, 0].tolist()) == set(range(5)) and set(tokens[:, 2].tolist()) == set(
+        range(5)
+    )
 
 
 def test_all_sentences_is_symmetric_and_complete():
@@ -104,21 +115,28 @@ def test_measure_extrapolation_scores_each_length_and_splits_seen_from_unseen_po
     from course_lib import extrapolation_table, measure_extrapolation, plot_per_position
 
     class CopyPerfectly(torch.nn.Module):
-        """Copies 2 back correctly at positions < 6 and always answers wrongly from position 6 on."""
+        """Copies 2 back correctly at positions < 6 and always answers wrongly from position 6
+        on."""
         def forward(self, tokens):
             shifted = torch.roll(tokens, 2, dims=1)
-            shifted[:, 6:] = (shifted[:, 6:] + 1) % 4          # right before position 6, always wrong from it
+            # right before position 6, always wrong from it
+            shifted[:, 6:] = (shifted[:, 6:] + 1) % 4
             return torch.nn.functional.one_hot(shifted, 4).float()
 
     task = CopyBackTask(offset=2, vocab_size=4, seq_len=6)
     result = measure_extrapolation({"oracle": CopyPerfectly()}, task, test_lengths=[12, 6])
     assert result["lengths"] == [6, 12] and result["chance"] == 0.25
     assert result["scores"]["oracle"][6] == 1.0
-    assert result["scores"]["oracle"][12] == pytest.approx(4 / 10)       # positions 2-5 right of 2-11
+    # positions 2-5 right of 2-11
+    assert result["scores"]["oracle"][12] == pytest.approx(4 / 10)
     assert result["seen"]["oracle"] == 1.0 and result["unseen"]["oracle"] == 0.0
     assert result["per_position"]["oracle"].shape == (12,)
     table = extrapolation_table(result)
-    assert "positions 2-5   positions 6-11 (at n=12)" in table and "oracle" in table and "chance" in table
+    assert (
+        "positions 2-5   positions 6-11 (at n=12)" in table
+        and "oracle" in table
+        and "chance" in table
+    )
     ax = plot_per_position(result)
     assert len(ax.lines) == 3
     plt.close(ax.figure)

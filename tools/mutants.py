@@ -1,14 +1,15 @@
-"""How sensitive is each chapter's grader? Mutate the instructor's solutions one small change at a time and
-count the mutants that lose points.
+"""How sensitive is each chapter's grader? Mutate the instructor's solutions one small change at a
+time and count the mutants that lose points.
 
     python tools/mutants.py [NN_topic ...] [--jobs 2] [--timeout 60]      (make mutants)
 
-A mutant is the instructor's answer with one change a hurried student could make: sin <-> cos, an arithmetic
-or comparison operator flipped, a constant moved by one, a statement dropped, two arguments swapped, a sign
-dropped. Every mutant of a chapter is graded as one class by ``course_lib.grade`` (sandboxed, like a real
-class); a mutant is *killed* when it scores below full marks. The table gives, per chapter, the share
-killed and lists the survivors: each is either a gap in the tests (add a test that kills it) or an
-equivalent mutant (same behaviour; say why in the closing note). Mutants that do not parse are skipped.
+A mutant is the instructor's answer with one change a hurried student could make: sin <-> cos, an
+arithmetic or comparison operator flipped, a constant moved by one, a statement dropped, two
+arguments swapped, a sign dropped. Every mutant of a chapter is graded as one class by
+``course_lib.grade`` (sandboxed, like a real class); a mutant is *killed* when it scores below full
+marks. The table gives, per chapter, the share killed and lists the survivors: each is either a gap
+in the tests (add a test that kills it) or an equivalent mutant (same behaviour; say why in the
+closing note). Mutants that do not parse are skipped.
 """
 
 from __future__ import annotations
@@ -26,14 +27,37 @@ import nbformat
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
-from course_lib.grade import grade  # noqa: E402
 from nbgrader_course import filled_in, nbgrader_meta, solution_text, submit  # noqa: E402
 
-SWAPS = {"sin": "cos", "cos": "sin", "min": "max", "max": "min", "T": "mT", "argmax": "argmin", "argmin": "argmax"}
-BINARY = {ast.Add: ast.Sub, ast.Sub: ast.Add, ast.Mult: ast.Div, ast.Div: ast.Mult, ast.Pow: ast.Mult,
-          ast.FloorDiv: ast.Div}
-COMMUTATIVE = {"min", "max", "maximum", "minimum", "add", "mul", "hypot"}    # swapping their arguments changes nothing
-COMPARE = {ast.Lt: ast.LtE, ast.LtE: ast.Lt, ast.Gt: ast.GtE, ast.GtE: ast.Gt, ast.Eq: ast.NotEq, ast.NotEq: ast.Eq}
+from course_lib.grade import grade  # noqa: E402
+
+SWAPS = {
+    "sin": "cos",
+    "cos": "sin",
+    "min": "max",
+    "max": "min",
+    "T": "mT",
+    "argmax": "argmin",
+    "argmin": "argmax",
+}
+BINARY = {
+    ast.Add: ast.Sub,
+    ast.Sub: ast.Add,
+    ast.Mult: ast.Div,
+    ast.Div: ast.Mult,
+    ast.Pow: ast.Mult,
+    ast.FloorDiv: ast.Div,
+}
+# swapping their arguments changes nothing
+COMMUTATIVE = {"min", "max", "maximum", "minimum", "add", "mul", "hypot"}
+COMPARE = {
+    ast.Lt: ast.LtE,
+    ast.LtE: ast.Lt,
+    ast.Gt: ast.GtE,
+    ast.GtE: ast.Gt,
+    ast.Eq: ast.NotEq,
+    ast.NotEq: ast.Eq,
+}
 
 
 def mutants(source: str) -> list[tuple[str, str]]:
@@ -64,21 +88,38 @@ def _changes(node):
         yield f"{node.id} -> {SWAPS[node.id]}", lambda n: setattr(n, "id", SWAPS[n.id])
     if isinstance(node, ast.BinOp) and type(node.op) in BINARY:
         new = BINARY[type(node.op)]
-        yield f"{type(node.op).__name__} -> {new.__name__}", lambda n, new=new: setattr(n, "op", new())
+        yield (
+            f"{type(node.op).__name__} -> {new.__name__}",
+            lambda n, new=new: setattr(n, "op", new()),
+        )
     if isinstance(node, ast.Compare) and type(node.ops[0]) in COMPARE:
         new = COMPARE[type(node.ops[0])]
-        yield f"{type(node.ops[0]).__name__} -> {new.__name__}", lambda n, new=new: n.ops.__setitem__(0, new())
-    if isinstance(node, ast.Constant) and type(node.value) in (int, float) and not isinstance(node.value, bool):
+        yield (
+            f"{type(node.ops[0]).__name__} -> {new.__name__}",
+            lambda n, new=new: n.ops.__setitem__(0, new()),
+        )
+    if (
+        isinstance(node, ast.Constant)
+        and type(node.value) in (int, float)
+        and not isinstance(node.value, bool)
+    ):
         for delta in (1, -1):
             yield f"constant {node.value!r} -> {node.value + delta!r}", \
                 lambda n, delta=delta: setattr(n, "value", n.value + delta)
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
         yield "drop a minus sign", lambda n: setattr(n, "op", ast.UAdd())
     if isinstance(node, ast.Call) and len(node.args) >= 2 and _name(node.func) not in COMMUTATIVE:
-        yield "swap the first two arguments", lambda n: n.args.__setitem__(slice(0, 2), n.args[1::-1])
+        yield (
+            "swap the first two arguments",
+            lambda n: n.args.__setitem__(slice(0, 2), n.args[1::-1]),
+        )
     for field in ("body", "orelse"):
         statements = getattr(node, field, None)
-        if isinstance(statements, list) and len(statements) > 1 and not isinstance(node, ast.Module):
+        if (
+            isinstance(statements, list)
+            and len(statements) > 1
+            and not isinstance(node, ast.Module)
+        ):
             for i, statement in enumerate(statements):
                 if not isinstance(statement, ast.Return):
                     yield f"drop the statement on line {statement.lineno}", \
@@ -102,11 +143,18 @@ def run(assignment: str, jobs: int, timeout: int) -> tuple[int, int, list[str]]:
             for description, text in mutants(solution_text(cell.source)):
                 student = f"m{len(labels):04d}"
                 labels[student] = f"{meta['grade_id']} {description}"
-                submit(tmp, assignment, student, filled_in(release, source_nb, {meta["grade_id"]: text}))
+                submit(
+                    tmp,
+                    assignment,
+                    student,
+                    filled_in(release, source_nb, {meta["grade_id"]: text}),
+                )
         csv_path = grade(assignment, tmp / "submitted", tmp / "out", timeout=timeout, jobs=jobs)
         with open(csv_path, newline="") as f:
             rows = {row["student_id"]: row for row in csv.DictReader(f)}
-    survivors = [labels[s] for s, row in rows.items() if float(row["score"]) == float(row["max_score"])]
+    survivors = [
+        labels[s] for s, row in rows.items() if float(row["score"]) == float(row["max_score"])
+    ]
     return len(labels), len(labels) - len(survivors), sorted(survivors)
 
 

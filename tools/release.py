@@ -53,7 +53,8 @@ EXCLUDE = ("course_lib/grade.py", "course_lib/grading/")
 FORBIDDEN = ("solutions/", "tests/calibration/", "course_lib/grading/", "course_lib/grade.py")
 JUNK_PARTS = {"__pycache__", ".ipynb_checkpoints"}
 MARKERS = ("### BEGIN SOLUTION", "### BEGIN HIDDEN TESTS")
-MIN_LINE = 20          # shorter solution lines (`return x`, `d = x.shape[-1]`) are too common to mean anything
+# shorter solution lines (`return x`, `d = x.shape[-1]`) are too common to mean anything
+MIN_LINE = 20
 
 # The student README: main README sections kept as they are, replaced, or dropped.
 # A section in none of these stops the build, so a new section is never shipped or lost unseen.
@@ -138,7 +139,9 @@ def readme_sections(text: str) -> tuple[str, list[tuple[str, str]]]:
 
 
 def classify(heading: str, names: tuple[str, ...]) -> bool:
-    return any(heading == n or heading.startswith(n + ":") or heading.startswith(n + " ") for n in names)
+    return any(
+        heading == n or heading.startswith(n + ":") or heading.startswith(n + " ") for n in names
+    )
 
 
 GET_STARTED = """\
@@ -161,7 +164,8 @@ pip install -e .
 JUPYTER_CONFIG_DIR=.jupyter-student jupyter lab README.md
 ```
 
-**With conda:** `conda env create -f environment.yml && conda activate positional-encodings && jupyter lab README.md`.
+**With conda:** `conda env create -f environment.yml && conda activate positional-encodings &&
+jupyter lab README.md`.
 `environment.yml` only provides Python and pip and installs the package list from `pyproject.toml`,
 so both routes get exactly the same pinned versions.
 
@@ -182,13 +186,21 @@ def student_readme(main_readme: str, top_level: list[str]) -> str:
             raise ReleaseError(
                 f"README.md: section {heading!r} is neither kept nor dropped for students; "
                 "add it to README_KEEP, README_REPLACE or README_DROP in tools/release.py")
-        seen.add(next((n for n in README_KEEP + README_REPLACE + README_DROP if classify(heading, (n,))), heading))
+        seen.add(
+            next(
+                (n for n in README_KEEP + README_REPLACE + README_DROP if classify(heading, (n,))),
+                heading,
+            )
+        )
     missing = [n for n in README_KEEP + README_REPLACE if n not in seen]
     if missing:
         raise ReleaseError(f"README.md: no section {missing} to give students")
     undescribed = [e for e in top_level if e not in LAYOUT]
     if undescribed:
-        raise ReleaseError(f"the bundle has top-level entries {undescribed} with no line in LAYOUT (tools/release.py)")
+        raise ReleaseError(
+            f"the bundle has top-level entries {undescribed} with no line in LAYOUT "
+            "(tools/release.py)"
+        )
     shown = [e for e in LAYOUT if e in top_level]          # LAYOUT's order: most useful first
     width = max(len(e) for e in shown) + 2
     layout = "\n".join(f"{e:<{width}}{LAYOUT[e]}" for e in shown)
@@ -239,7 +251,8 @@ help:
 # --- the main job -----------------------------------------------------------
 # LAB_ARGS passes options through, e.g. make lab LAB_ARGS="--port=8890 --no-browser".
 # Jupyter refuses to start as root unless told; containers often run as root.
-{make_assignment(main_makefile, "AS_ROOT")}# .jupyter-student/ is read as the user config directory (the course's JupyterLab settings).
+{make_assignment(main_makefile, "AS_ROOT")}# .jupyter-student/ is read as the user config directory
+# (the course's JupyterLab settings).
 {make_rule(main_makefile, "lab")}
 # --- tests ------------------------------------------------------------------
 # nbval runs every lecture notebook and checks that each cell still runs.
@@ -275,7 +288,8 @@ def readable(path: str, data: bytes) -> str:
 
 
 def solution_lines(files: dict[str, bytes]) -> dict[str, str]:
-    """Every stripped line of ≥ MIN_LINE characters inside a solution region -> the notebook it is from."""
+    """Every stripped line of ≥ MIN_LINE characters inside a solution region -> the notebook it is
+    from."""
     lines = {}
     for path in sorted(files):
         if not (path.startswith("solutions/") and path.endswith(".ipynb") and path.count("/") == 2):
@@ -305,12 +319,16 @@ def read_allowlist() -> set[tuple[str, str]]:
         if not sep or not line.strip():
             raise ReleaseError(f"{ALLOWLIST.name}:{number}: expected `path | solution line`")
         if path.startswith("exercises/") or path in ("README.md", "Makefile"):
-            raise ReleaseError(f"{ALLOWLIST.name}:{number}: a solution line may never be allowed in {path}")
+            raise ReleaseError(
+                f"{ALLOWLIST.name}:{number}: a solution line may never be allowed in {path}"
+            )
         allowed.add((path.strip(), line.strip()))
     return allowed
 
 
-def leaks(bundle: dict[str, bytes], solutions: dict[str, str], allowed: set[tuple[str, str]]) -> list[str]:
+def leaks(
+    bundle: dict[str, bytes], solutions: dict[str, str], allowed: set[tuple[str, str]]
+) -> list[str]:
     problems = []
     for path in sorted(bundle):
         if any(path.startswith(f) if f.endswith("/") else path == f for f in FORBIDDEN):
@@ -328,7 +346,8 @@ def leaks(bundle: dict[str, bytes], solutions: dict[str, str], allowed: set[tupl
 # --- writing ----------------------------------------------------------------------
 
 def zip_bytes(bundle: dict[str, bytes]) -> bytes:
-    """The same files give the same bytes: sorted, 1980-01-01 timestamps, mode 644, deflate level 9."""
+    """The same files give the same bytes: sorted, 1980-01-01 timestamps, mode 644, deflate level
+    9."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
         for path in sorted(bundle):
@@ -347,20 +366,28 @@ def build(ref: str) -> tuple[dict[str, bytes], str]:
     for needed in ("README.md", "Makefile"):
         if needed not in files:
             raise ReleaseError(f"{needed} is not committed in {ref}")
-    top_level = sorted({p.split("/")[0] + ("/" if "/" in p else "") for p in bundle} | {"README.md", "Makefile"})
+    top_level = sorted(
+        {p.split("/")[0] + ("/" if "/" in p else "") for p in bundle} | {"README.md", "Makefile"}
+    )
     bundle["README.md"] = student_readme(files["README.md"].decode(), top_level).encode()
     bundle["Makefile"] = student_makefile(files["Makefile"].decode()).encode()
 
     solutions = solution_lines(files)
     if not solutions:
-        raise ReleaseError(f"no solution regions found in solutions/*/*.ipynb of {ref}: nothing to check against")
+        raise ReleaseError(
+            f"no solution regions found in solutions/*/*.ipynb of {ref}: nothing to check against"
+        )
     allowed = read_allowlist()
     problems = leaks(bundle, solutions, allowed)
     if problems:
-        raise ReleaseError("the bundle would give away instructor material:\n  " + "\n  ".join(problems))
+        raise ReleaseError(
+            "the bundle would give away instructor material:\n  " + "\n  ".join(problems)
+        )
     for path, line in sorted(allowed):
         if line not in solutions or path not in bundle or line not in readable(path, bundle[path]):
-            print(f"note: {ALLOWLIST.name} entry no longer needed: {path} | {line}", file=sys.stderr)
+            print(
+                f"note: {ALLOWLIST.name} entry no longer needed: {path} | {line}", file=sys.stderr
+            )
     return bundle, commit
 
 
@@ -370,9 +397,14 @@ def uncommitted(bundle_paths: set[str]) -> list[str]:
         record = records.pop(0)
         if len(record) > 3:
             changed.append(record[3:])
-            if record[0] in "RC" and records:           # a rename or copy: the next record is the old path
+            # a rename or copy: the next record is the old path
+            if record[0] in "RC" and records:
                 changed.append(records.pop(0))
-    return sorted(p for p in changed if p in bundle_paths or p.startswith("solutions/") or p in ("README.md", "Makefile"))
+    return sorted(
+        p
+        for p in changed
+        if p in bundle_paths or p.startswith("solutions/") or p in ("README.md", "Makefile")
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -405,8 +437,11 @@ def main(argv: list[str] | None = None) -> int:
 
     dirty = uncommitted(set(bundle)) if args.ref == "HEAD" else []
     if dirty:
-        print(f"note: built from the last commit; uncommitted changes are NOT in the bundle: {', '.join(dirty)}",
-              file=sys.stderr)
+        print(
+            "note: built from the last commit; uncommitted changes are NOT in the bundle: "
+            f"{', '.join(dirty)}",
+            file=sys.stderr,
+        )
     shown = archive.relative_to(ROOT) if archive.is_relative_to(ROOT) else archive
     print(f"release: {shown} ({len(data):,} bytes, {len(bundle)} files) from commit {commit[:12]}")
     return 0

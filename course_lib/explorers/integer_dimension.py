@@ -33,7 +33,9 @@ def integer_dimension_view(seq_len: int, d_model: int = 32, seed: int = 0) -> di
     layer = SelfAttention(d_model)
     gen = torch.Generator().manual_seed(seed)
     positions = torch.arange(seq_len)
-    x = IntegerPosition("concat").embed(torch.randn(1, seq_len, d_model - 1, generator=gen), positions)
+    x = IntegerPosition("concat").embed(
+        torch.randn(1, seq_len, d_model - 1, generator=gen), positions
+    )
     with torch.no_grad():
         layer(x, NoPositions(), positions)
         logits = layer.logits(x)
@@ -52,12 +54,14 @@ def draw_integer_dimension(seq_len: int, d_model: int = 32, seed: int = 0):
     view = integer_dimension_view(seq_len, d_model, seed)
     fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.2))
     left.plot(view["feature_norm"].numpy())
-    left.set_xlabel("position p"); left.set_ylabel("‖x_p‖")
+    left.set(xlabel="position p", ylabel="‖x_p‖")
     left.set_title(f"input norms (largest {view['feature_norm'].max():.0f})")
     right.bar(range(seq_len), view["last_row"].numpy(), width=1.0)
     right.set_ylim(0, 1.05)
-    right.set_xlabel("key position j"); right.set_ylabel("weight")
-    right.set_title(f"last token's attention: entropy {view['entropy']:.2f} of max {view['log_n']:.2f}")
+    right.set(xlabel="key position j", ylabel="weight")
+    right.set_title(
+        f"last token's attention: entropy {view['entropy']:.2f} of max {view['log_n']:.2f}"
+    )
     fig.suptitle(f"n = {seq_len}: largest |logit| = {view['max_logit']:.3g}", fontsize=16)
     fig.tight_layout()
     return fig

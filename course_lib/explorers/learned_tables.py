@@ -10,9 +10,8 @@ everywhere. Similarity is the cosine between rows (course_lib.learned.position_s
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
-import torch
 
-from .._validation import require_int, require_tensor
+from .._validation import require_index, require_int, require_tensor
 from ..learned import position_similarity
 
 
@@ -26,16 +25,20 @@ def learned_tables_view(tables: dict, position: int, trained_len: int) -> dict:
     "reached_in_training": whether ``position`` < ``trained_len``}.
     """
     if not isinstance(tables, dict) or not tables:
-        raise ValueError("tables must be a non-empty dict mapping a name to a (positions, features) tensor.")
+        raise ValueError(
+            "tables must be a non-empty dict mapping a name to a (positions, features) tensor."
+        )
     require_int("position", position, minimum=0)
     require_int("trained_len", trained_len, minimum=1)
     view = {}
     for name, table in tables.items():
         require_tensor(f"tables[{name!r}]", table, floating=True)
         if table.ndim != 2 or table.shape[0] < 2:
-            raise ValueError(f"tables[{name!r}] must be 2-D with at least 2 rows, got shape {tuple(table.shape)}.")
-        if position >= table.shape[0]:
-            raise ValueError(f"position must be a row of every table, 0..{table.shape[0] - 1}, got {position}.")
+            raise ValueError(
+                f"tables[{name!r}] must be 2-D with at least 2 rows, got shape "
+                f"{tuple(table.shape)}."
+            )
+        require_index("position", position, table.shape[0], "a row of every table")
         similarity = position_similarity(table.detach())[position]
         others = similarity.clone()
         others[position] = -float("inf")            # the row itself is always the best match
@@ -54,7 +57,9 @@ def learned_tables_view(tables: dict, position: int, trained_len: int) -> dict:
 def draw_learned_tables(tables: dict, position: int, trained_len: int):
     """One panel per table: the chosen row's cosine with every row, the trained rows shaded."""
     view = learned_tables_view(tables, position, trained_len)
-    fig, axes = plt.subplots(len(view), 1, figsize=(12, 2.4 * len(view) + 0.6), sharex=True, squeeze=False)
+    fig, axes = plt.subplots(
+        len(view), 1, figsize=(12, 2.4 * len(view) + 0.6), sharex=True, squeeze=False
+    )
     for ax, (name, v) in zip(axes[:, 0], view.items()):
         n = len(v["similarity"])
         ax.axvspan(-0.5, min(trained_len, n) - 0.5, color="0.92", zorder=0)
@@ -65,8 +70,14 @@ def draw_learned_tables(tables: dict, position: int, trained_len: int):
         ax.set_ylim(-1.05, 1.1)
         ax.set_ylabel("cosine")
         reached = "reached in training" if v["reached_in_training"] else "never reached in training"
-        ax.set_title(f"{name}: row {position} ({reached}); cosine with its neighbours {v['neighbour_similarity']:.2f}; "
-                     f"most similar other row {v['nearest']} ({v['nearest_similarity']:.2f})", fontsize=13)
-    axes[-1, 0].set_xlabel(f"position (grey: rows a sequence of {trained_len} tokens reaches in training)")
+        ax.set_title(
+            f"{name}: row {position} ({reached}); cosine with its neighbours "
+            f"{v['neighbour_similarity']:.2f}; "
+            f"most similar other row {v['nearest']} ({v['nearest_similarity']:.2f})",
+            fontsize=13,
+        )
+    axes[-1, 0].set_xlabel(
+        f"position (grey: rows a sequence of {trained_len} tokens reaches in training)"
+    )
     fig.tight_layout()
     return fig

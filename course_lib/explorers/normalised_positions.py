@@ -6,19 +6,20 @@ student should ask is "which *training* position had that value?" — because
 that is the position the model will think it is looking at.
 
     by_length   value p / (n - 1)   reads as training position p (train_len - 1) / (n - 1)
-    by_max_len  value p / max_len   reads as training position p, but only p < train_len was ever seen
+    by_max_len  value p / max_len   reads as training position p, but only p < train_len was seen
 """
 
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
-import torch
 
-from .._validation import require_int
+from .._validation import require_index, require_int
 from ..normalised_position import MODES, normalised_positions
 
 
-def normalised_positions_view(seq_len: int, index: int = 3, max_len: int = 64, train_len: int = 16) -> dict:
+def normalised_positions_view(
+    seq_len: int, index: int = 3, max_len: int = 64, train_len: int = 16
+) -> dict:
     """What the widget shows for one length.
 
     Returns a dict keyed by mode ("by_length", "by_max_len"), each holding
@@ -31,9 +32,7 @@ def normalised_positions_view(seq_len: int, index: int = 3, max_len: int = 64, t
     require_int("seq_len", seq_len, minimum=2)
     require_int("train_len", train_len, minimum=2)
     require_int("max_len", max_len, minimum=1)
-    require_int("index", index, minimum=0)
-    if index >= seq_len:
-        raise ValueError(f"index must be a position of the sequence, 0..{seq_len - 1}, got {index}.")
+    require_index("index", index, seq_len, "a position of the sequence")
     view = {}
     for mode in MODES:
         values = normalised_positions(seq_len, mode, max_len)
@@ -53,7 +52,7 @@ def normalised_positions_view(seq_len: int, index: int = 3, max_len: int = 64, t
 
 
 def draw_normalised_positions(seq_len: int, index: int = 3, max_len: int = 64, train_len: int = 16):
-    """Two number lines (one per mode): this length's values, the training values, and the fixed index."""
+    """Two number lines (one per mode): this length's values, the training ones, the fixed index."""
     view = normalised_positions_view(seq_len, index, max_len, train_len)
     fig, axes = plt.subplots(2, 1, figsize=(12, 4.6))
     titles = {"by_length": "p / (n − 1)", "by_max_len": f"p / max_len   (max_len = {max_len})"}
@@ -64,7 +63,13 @@ def draw_normalised_positions(seq_len: int, index: int = 3, max_len: int = 64, t
         ax.axvspan(0, trained_hi, color="0.92", zorder=0)
         ax.scatter(v["training_values"], [1] * train_len, marker="|", s=300, color="0.45",
                    label=f"trained at n = {train_len}")
-        ax.scatter(v["values"], [0] * seq_len, s=18, color="tab:blue", label=f"this sequence, n = {seq_len}")
+        ax.scatter(
+            v["values"],
+            [0] * seq_len,
+            s=18,
+            color="tab:blue",
+            label=f"this sequence, n = {seq_len}",
+        )
         ax.scatter([v["index_value"]], [0], s=140, color="tab:red", zorder=3)
         where = (f"reads as training position {v['reads_as']:.2f}" if v["seen_in_training"]
                  else f"past every trained value (trained up to {trained_hi:.3f})")

@@ -7,14 +7,15 @@ sentence, never on *where*: reorder the sentence and "lion" comes out the same.
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
-import torch
 
 from ..attention import scaled_dot_product_attention
 from ..plotting import plot_attention, plot_vector_bars
 from ..tasks import toy_attention_weights, toy_word_vectors
 
 
-def order_blindness_view(sentence: str, with_positions: bool = False, dim: int = 4, seed: int = 0) -> dict:
+def order_blindness_view(
+    sentence: str, with_positions: bool = False, dim: int = 4, seed: int = 0
+) -> dict:
     """One head of self-attention over ``sentence`` with seeded toy weights.
 
     Returns {"words": [...], "weights": (n, n), "outputs": (n, dim),
@@ -36,14 +37,18 @@ def order_blindness_view(sentence: str, with_positions: bool = False, dim: int =
     return {"words": words, "weights": weights, "outputs": outputs, "vectors": vectors}
 
 
-def draw_order_blindness(sentences, with_positions: bool = False, word: str = "lion", dim: int = 4, seed: int = 0):
+def draw_order_blindness(
+    sentences, with_positions: bool = False, word: str = "lion", dim: int = 4, seed: int = 0
+):
     """Attention map of each sentence, and ``word``'s output vector in each, side by side."""
     if isinstance(sentences, str):
         sentences = [sentences]
     views = [order_blindness_view(s, with_positions, dim, seed) for s in sentences]
     missing = [" ".join(v["words"]) for v in views if word not in v["vectors"]]
     if missing:
-        raise ValueError(f"the word {word!r} must appear in every sentence; it is missing from {missing}.")
+        raise ValueError(
+            f"the word {word!r} must appear in every sentence; it is missing from {missing}."
+        )
     fig, axes = plt.subplots(1, len(views) + 1, figsize=(4.6 * (len(views) + 1), 4.4))
     for ax, view in zip(axes, views):
         plot_attention(view["weights"], view["words"], ax=ax, title=f"“{' '.join(view['words'])}”")

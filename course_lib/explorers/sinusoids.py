@@ -13,22 +13,25 @@ import math
 import matplotlib.pyplot as plt
 import torch
 
-from .._validation import require_int
+from .._validation import require_index, require_int
 from ..sinusoidal import sinusoid_frequencies, sinusoidal_table
 
 
-def sinusoids_view(position: int, d_model: int = 64, base: float = 10000.0, num_positions: int = 128,
-                   num_clocks: int = 6) -> dict:
+def sinusoids_view(
+    position: int,
+    d_model: int = 64,
+    base: float = 10000.0,
+    num_positions: int = 128,
+    num_clocks: int = 6,
+) -> dict:
     """What the widget shows.
 
-    Returns {"table": (num_positions, d_model), "angles": (num_clocks,) angles in [0, 2π) of
-    evenly spaced pairs, "clock_pairs": (num_clocks,) which pairs i those are, "wavelengths":
-    (d_model/2,) 2π/ω_i in positions, "similarity": (num_positions,) PE(position)·PE(j) / (d_model/2)}.
+    Returns {"table": (num_positions, d_model), "angles": (num_clocks,) angles in [0, 2π) of evenly
+    spaced pairs, "clock_pairs": (num_clocks,) which pairs i those are, "wavelengths": (d_model/2,)
+    2π/ω_i in positions, "similarity": (num_positions,) PE(position)·PE(j) / (d_model/2)}.
     """
     require_int("num_positions", num_positions, minimum=2)
-    require_int("position", position, minimum=0)
-    if position >= num_positions:
-        raise ValueError(f"position must be one of the table's rows, 0..{num_positions - 1}, got {position}.")
+    require_index("position", position, num_positions, "one of the table's rows")
     frequencies = sinusoid_frequencies(d_model, base)            # validates d_model and base
     require_int("num_clocks", num_clocks, minimum=1)
     table = sinusoidal_table(num_positions, d_model, base)
@@ -42,8 +45,10 @@ def sinusoids_view(position: int, d_model: int = 64, base: float = 10000.0, num_
     }
 
 
-def draw_sinusoids(position: int, d_model: int = 64, base: float = 10000.0, num_positions: int = 128):
-    """Clock hands of ``position``, the table's heatmap, and the similarity of ``position`` to all rows."""
+def draw_sinusoids(
+    position: int, d_model: int = 64, base: float = 10000.0, num_positions: int = 128
+):
+    """Clock hands of ``position``, the table's heatmap, and its similarity to every row."""
     view = sinusoids_view(position, d_model, base, num_positions)
     fig = plt.figure(figsize=(14, 7.5))
     grid = fig.add_gridspec(2, len(view["angles"]), height_ratios=[1, 1.6])
@@ -52,18 +57,21 @@ def draw_sinusoids(position: int, d_model: int = 64, base: float = 10000.0, num_
         ax.add_patch(plt.Circle((0, 0), 1, fill=False, color="0.6"))
         # (cos, sin) of the angle: the pair's two features drawn as a point on the unit circle.
         ax.plot([0, math.cos(angle)], [0, math.sin(angle)], color="tab:red", linewidth=3)
-        ax.set_xlim(-1.15, 1.15); ax.set_ylim(-1.15, 1.15); ax.set_aspect("equal"); ax.axis("off")
+        ax.set(xlim=(-1.15, 1.15), ylim=(-1.15, 1.15), aspect="equal")
+        ax.axis("off")
         ax.set_title(f"pair {pair}\nλ = {view['wavelengths'][pair]:.3g}", fontsize=11)
     heat = fig.add_subplot(grid[1, : len(view["angles"]) // 2])
-    heat.imshow(view["table"].T.numpy(), aspect="auto", cmap="RdBu", vmin=-1, vmax=1, interpolation="nearest")
+    heat.imshow(view["table"].T.numpy(), aspect="auto", cmap="RdBu", vmin=-1, vmax=1,
+                interpolation="nearest")
     heat.axvline(position, color="k", linewidth=2)
-    heat.set_xlabel("position p"); heat.set_ylabel("feature")
+    heat.set(xlabel="position p", ylabel="feature")
     heat.set_title(f"PE table (d = {d_model}, base = {base:g})", fontsize=13)
     sim = fig.add_subplot(grid[1, len(view["angles"]) // 2:])
     sim.plot(view["similarity"].numpy())
     sim.axvline(position, color="k", linestyle=":")
     sim.set_ylim(-1.05, 1.05)
-    sim.set_xlabel("position j"); sim.set_title(f"PE({position})·PE(j) / (d/2)", fontsize=13)
+    sim.set_xlabel("position j")
+    sim.set_title(f"PE({position})·PE(j) / (d/2)", fontsize=13)
     fig.suptitle(f"position {position}", fontsize=16)
     fig.tight_layout()
     return fig

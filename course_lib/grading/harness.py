@@ -1,21 +1,25 @@
 """Grade one submission: values out of the sandbox, judged outside it.
 
-    python -m course_lib.grading.harness SOLUTION.ipynb SUBMISSION.ipynb RESULT.json [--timeout 120] [...]
+    python -m course_lib.grading.harness SOLUTION.ipynb SUBMISSION.ipynb RESULT.json [--timeout 120]
+    [...]
 
 This process never runs student code. It
 
-1. reads the instructor's notebook (``solutions/NN/NN.ipynb``: set-up cells, solution cells, test cells
-   with their points and hidden tests) and the student's notebook, as JSON;
-2. builds the program the sandbox runs: the instructor's locked set-up cells and the student's answer
-   cells (and any cells the student added) — never the student's copies of locked cells or test cells;
-3. runs it in a ``Session`` (the sandbox), then binds each name the exercise asks for (``rope_half``, …)
-   to a proxy: calling it sends the arguments into the sandbox and brings back plain data;
+1. reads the instructor's notebook (``solutions/NN/NN.ipynb``: set-up cells, solution cells, test
+   cells with their points and hidden tests) and the student's notebook, as JSON;
+2. builds the program the sandbox runs: the instructor's locked set-up cells and the student's
+   answer cells (and any cells the student added) — never the student's copies of locked cells or
+   test cells;
+3. runs it in a ``Session`` (the sandbox), then binds each name the exercise asks for
+   (``rope_half``, …) to a proxy: calling it sends the arguments into the sandbox and brings back
+   plain data;
 4. runs every test cell of the instructor's notebook, hidden tests included, *here*, with the real
    checkers: a test cell that finishes earns its points, one that raises earns 0 — as in nbgrader.
 
 A submission can therefore change only the values its functions return: patching checkers, torch,
-builtins or IPython, writing files or printing fake results happens in the sandbox and changes nothing
-here. The result (scores, the failure message of each test, the student's log) is written as JSON.
+builtins or IPython, writing files or printing fake results happens in the sandbox and changes
+nothing here. The result (scores, the failure message of each test, the student's log) is written as
+JSON.
 """
 
 from __future__ import annotations
@@ -37,9 +41,12 @@ from course_lib.grading.sandbox import Limits, Sandbox, Session, StudentCrash, S
 from course_lib.grading.wire import WireError, decode, encode
 
 MAX_NOTEBOOK_BYTES = 200 * 2**20
-MAX_CELL_ERRORS = 20                      # cell errors kept per student (each at most 1000 characters)
-MAX_CALLBACK_NUMBERS = 100_000            # elements a student's code may send to a grader function at once
-MAX_CALLBACK_DIM = 4096                   # ... and along any one axis (a grader function may be quadratic in it)
+# cell errors kept per student (each at most 1000 characters)
+MAX_CELL_ERRORS = 20
+# elements a student's code may send to a grader function at once
+MAX_CALLBACK_NUMBERS = 100_000
+# ... and along any one axis (a grader function may be quadratic in it)
+MAX_CALLBACK_DIM = 4096
 GRADER_MEMORY = 6 * 2**30                 # address space of this (unsandboxed) process
 
 
@@ -103,20 +110,23 @@ class Assignment:
         return sum(points for _, _, points in self.tests)
 
     def program(self, submission: dict) -> tuple[list[tuple[str, str]], list[str]]:
-        """(cells the sandbox runs, in order, as (label, source); the student's own code, for reading)."""
+        """(cells the sandbox runs, in order, as (label, source); the student's own code, for
+        reading)."""
         cells = submission.get("cells", []) if isinstance(submission, dict) else []
         cells = [c for c in cells if isinstance(c, dict) and c.get("cell_type") == "code"] \
             if isinstance(cells, list) else []
         program, student_code, placed = [], [], set()
         test_ids = {grade_id for grade_id, _, _ in self.tests}
         missing_setup = [g for g in self.order if g in self.setup]
-        for g in missing_setup:                      # the instructor's set-up always runs first, as written
+        # the instructor's set-up always runs first, as written
+        for g in missing_setup:
             program.append((g, self.setup[g]))
             placed.add(g)
         for number, cell in enumerate(cells, start=1):
             grade_id = _meta(cell).get("grade_id")
             if grade_id in test_ids or grade_id in placed:
-                continue                             # test cells run here, in the grader; set-up ran already
+                # test cells run here, in the grader; set-up ran already
+                continue
             source = _source(cell)
             label = grade_id if grade_id in self.solution_ids else f"cell {number}"
             program.append((label, source))
@@ -126,25 +136,35 @@ class Assignment:
 
 # --- proxies --------------------------------------------------------------------
 class StudentError(Exception):
-    """An exception the student's code raised in the sandbox, rebuilt here as data (type name and message)."""
+    """An exception the student's code raised in the sandbox, rebuilt here as data (type name and
+    message)."""
 
 
 def _builtin_exception(name) -> type | None:
     kind = getattr(builtins, str(name), None)
-    ok = isinstance(kind, type) and issubclass(kind, Exception) and not issubclass(kind, (UnicodeError, OSError))
+    ok = (
+        isinstance(kind, type)
+        and issubclass(kind, Exception)
+        and not issubclass(kind, (UnicodeError, OSError))
+    )
     return kind if ok else None
 
 
 def _rebuilt_exception(error: dict, function: str) -> StudentError:
     """The student's exception type, rebuilt from the builtin exceptions it derives from (never from
-    BaseException-only types such as SystemExit): ``except ValueError`` in a test sees what it would see in
-    the student's kernel."""
+    BaseException-only types such as SystemExit): ``except ValueError`` in a test sees what it would
+    see in the student's kernel."""
     names = error.get("bases") if isinstance(error.get("bases"), list) else [error.get("base")]
-    bases = [b for b in dict.fromkeys(_builtin_exception(n) for n in names[:8]) if b is not None and b is not Exception]
+    bases = [
+        b
+        for b in dict.fromkeys(_builtin_exception(n) for n in names[:8])
+        if b is not None and b is not Exception
+    ]
     name = str(error.get("type", "Exception"))
     name = name if name.isidentifier() else "StudentException"
     exception = None
-    for chosen in (bases, bases[:1], []):          # some builtin pairs cannot be combined (layout conflicts)
+    # some builtin pairs cannot be combined (layout conflicts)
+    for chosen in (bases, bases[:1], []):
         try:
             kind = type(name, (StudentError, *chosen), {})
             exception = kind(str(error.get("message", "")))
@@ -159,7 +179,12 @@ class Remote:
     """A student's function or object, living in the sandbox. Calls go there; data comes back."""
 
     def __init__(self, grader: Grader, target: dict, label: str, generation: int | None = None):
-        self._grader, self._target, self._label, self._generation = grader, target, label, generation
+        self._grader, self._target, self._label, self._generation = (
+            grader,
+            target,
+            label,
+            generation,
+        )
 
     def __call__(self, *args, **kwargs):
         return self._grader.call(self, "call", args=args, kwargs=kwargs)
@@ -196,15 +221,20 @@ def library_names() -> set[str]:
             if info.name.startswith(UNWATCHED_MODULES):
                 continue
             module = importlib.import_module(info.name)
-            _LIBRARY_NAMES.update(name for name, obj in vars(module).items()
-                                  if not name.startswith("_") and getattr(obj, "__module__", None) == module.__name__
-                                  and (inspect.isfunction(obj) or inspect.isclass(obj)))
+            _LIBRARY_NAMES.update(
+                name
+                for name, obj in vars(module).items()
+                if not name.startswith("_")
+                and getattr(obj, "__module__", None) == module.__name__
+                and (inspect.isfunction(obj) or inspect.isclass(obj))
+            )
     return _LIBRARY_NAMES
 
 
 def _mirror_in_place_changes(args, kwargs, after) -> None:
-    """What the student's code did to a tensor argument in the sandbox, done to the grader's tensor too:
-    a test that checks "x is left unchanged" sees an in-place edit as it would in the student's kernel."""
+    """What the student's code did to a tensor argument in the sandbox, done to the grader's tensor
+    too: a test that checks "x is left unchanged" sees an in-place edit as it would in the student's
+    kernel."""
     import torch
 
     if not isinstance(after, dict):
@@ -225,7 +255,8 @@ def _mirror_in_place_changes(args, kwargs, after) -> None:
                 if not torch.equal(changed, original):
                     original.copy_(changed)
             elif original.is_floating_point() or original.is_complex():
-                original.fill_(float("nan"))      # reshaped in place: nothing computed from it may pass
+                # reshaped in place: nothing computed from it may pass
+                original.fill_(float("nan"))
             else:
                 original.fill_(-1)
 
@@ -236,12 +267,15 @@ class Grader:
     def __init__(self, session: Session, student_code: list[str]):
         self.session, self.student_code = session, student_code
         self.deadline = float("inf")
-        self.restart_mark = 0.0                  # session.restart_seconds when the current test started
+        # session.restart_seconds when the current test started
+        self.restart_mark = 0.0
         self.library_calls: dict[str, set[str]] = defaultdict(set)
         self.bans: dict[str, list[tuple[set[str], str, str]]] = defaultdict(list)
 
     def bind(self, names: list[str], namespace: dict) -> None:
-        reply = self.session.request({"op": "names", "names": names}, deadline=time.monotonic() + 60)
+        reply = self.session.request(
+            {"op": "names", "names": names}, deadline=time.monotonic() + 60
+        )
         for name, answer in reply.get("names", {}).items():
             if name not in names:
                 continue
@@ -264,7 +298,9 @@ class Grader:
 
     def call(self, remote: Remote, op: str, **request):
         if remote._generation is not None and remote._generation != self.session.generation:
-            raise StudentCrash(f"{remote._label} no longer exists: the student's process was restarted")
+            raise StudentCrash(
+                f"{remote._label} no longer exists: the student's process was restarted"
+            )
         callbacks: dict[int, object] = {}
 
         def lend(value):
@@ -281,7 +317,10 @@ class Grader:
             message["kwargs"] = encode(request["kwargs"], on_other=lend)
             if request.get("gradient") is not None:
                 wrt, upstream = request["gradient"]
-                message["gradient"] = {"wrt": int(wrt), "upstream": None if upstream is None else encode(upstream)}
+                message["gradient"] = {
+                    "wrt": int(wrt),
+                    "upstream": None if upstream is None else encode(upstream),
+                }
         else:
             message["attr"] = request["attr"]
         deadline = self.deadline + (self.session.restart_seconds - self.restart_mark)
@@ -290,10 +329,14 @@ class Grader:
         label = remote._label
         if op == "call":
             _mirror_in_place_changes(request["args"], request["kwargs"], reply.get("args_after"))
-        self.library_calls[label] |= {str(n) for n in reply.get("library_calls", []) if isinstance(n, str)}
+        self.library_calls[label] |= {
+            str(n) for n in reply.get("library_calls", []) if isinstance(n, str)
+        }
         self._enforce_bans(label)
         if "error" in reply:
-            raise _rebuilt_exception(reply["error"] if isinstance(reply["error"], dict) else {}, label)
+            raise _rebuilt_exception(
+                reply["error"] if isinstance(reply["error"], dict) else {}, label
+            )
         value = decode(reply.get("value"), on_tagged=self._tagged(f"what {label} returned"))
         if request.get("gradient") is not None:
             return value, decode(reply.get("gradient"))
@@ -301,8 +344,9 @@ class Grader:
 
     @staticmethod
     def _serve_callback(message: dict, callbacks: dict) -> dict:
-        """Run a grader function the student's code called, on the data it sent: only small inputs, since
-        this process has no sandbox (a (3, 10000, d) tensor sent to a matrix product would cost gigabytes)."""
+        """Run a grader function the student's code called, on the data it sent: only small inputs,
+        since this process has no sandbox (a (3, 10000, d) tensor sent to a matrix product would
+        cost gigabytes)."""
         function = callbacks.get(message.get("callback"))
         try:
             if function is None:
@@ -312,22 +356,29 @@ class Grader:
             numbers_sent = sum(v.numel() for v in tensors)
             longest = max((size for v in tensors for size in v.shape), default=0)
             if numbers_sent > MAX_CALLBACK_NUMBERS or longest > MAX_CALLBACK_DIM:
-                raise ValueError(f"the grader's function takes at most {MAX_CALLBACK_NUMBERS:,} numbers per call and "
-                                 f"{MAX_CALLBACK_DIM} along any axis, got {numbers_sent:,} (longest axis {longest})")
+                raise ValueError(
+                    f"the grader's function takes at most {MAX_CALLBACK_NUMBERS:,} numbers per "
+                    "call and "
+                    f"{MAX_CALLBACK_DIM} along any axis, got {numbers_sent:,} (longest axis "
+                    f"{longest})"
+                )
             return {"value": encode(function(*args, **dict(kwargs)))}
-        except Exception as error:        # the grader's function failed on what the student passed it
+        # the grader's function failed on what the student passed it
+        except Exception as error:
             base = next(c.__name__ for c in type(error).__mro__ if c.__module__ == "builtins")
             return {"error": {"base": base, "message": str(error)[:500]}}
 
     def ban(self, remote: Remote, names, *, what: str, hint: str) -> None:
         from course_lib.checkers import _fail
 
-        names = set(names) | set(library_names())          # "write it yourself" means: without course_lib
+        # "write it yourself" means: without course_lib
+        names = set(names) | set(library_names())
         label = remote._label
         problems = by_hand.violations(self.student_code, label, names, library_names())
         if problems:
-            _fail(what, f"{label} " + "; ".join(problems[:3]) + ".", hint or
-                  "write it with plain tensor operations (+, *, @, torch.sin, …), as the exercise asks.")
+            advice = ("write it with plain tensor operations (+, *, @, torch.sin, …), "
+                      "as the exercise asks.")
+            _fail(what, f"{label} " + "; ".join(problems[:3]) + ".", hint or advice)
         self.bans[label].append((names, what, hint))
         self._enforce_bans(label)
 
@@ -337,8 +388,13 @@ class Grader:
         for names, what, hint in self.bans.get(label, []):
             used = sorted(self.library_calls[label] & names)
             if used:
-                _fail(what, f"when it ran, {label} called {', '.join(used)}, which this exercise asks you to "
-                            "write yourself.", hint)
+                _fail(
+                    what,
+                    f"when it ran, {label} called {', '.join(used)}, which this exercise asks you "
+                    "to "
+                    "write yourself.",
+                    hint,
+                )
 
 
 # --- grading --------------------------------------------------------------------
@@ -361,10 +417,13 @@ class Result:
     log: str = ""
     seconds: float = 0.0
     student_code: list[str] = field(default_factory=list)
-    cgroup: str | None = None                 # "v1"/"v2": the whole submission's resources were bounded
+    # "v1"/"v2": the whole submission's resources were bounded
+    cgroup: str | None = None
 
 
-def _failure_message(error: Exception, contract: list[str], cell_errors: dict[str, str], timeout: float) -> str:
+def _failure_message(
+    error: Exception, contract: list[str], cell_errors: dict[str, str], timeout: float
+) -> str:
     from course_lib.checkers import CheckFailed
 
     if isinstance(error, CheckFailed):
@@ -378,15 +437,25 @@ def _failure_message(error: Exception, contract: list[str], cell_errors: dict[st
         return f"✗ your code stopped its own Python process ({error})."
     if isinstance(error, NameError) and getattr(error, "name", None) in contract:
         why = "; ".join(f"{label} {message}" for label, message in cell_errors.items())
-        return f"✗ `{error.name}` is not defined in your notebook" + (f" (when it ran: {why})" if why else "") + "."
+        return (
+            f"✗ `{error.name}` is not defined in your notebook"
+            + (f" (when it ran: {why})" if why else "")
+            + "."
+        )
     if isinstance(error, AssertionError) and str(error):
         return "✗ " + str(error).strip()
     return f"✗ the test could not use your answer ({type(error).__name__}: {error})"
 
 
-def grade_submission(solution: Path, submission: Path, *, timeout: float = 120, sandbox: Sandbox | None = None,
-                     ) -> Result:
-    """Score one submitted notebook against the instructor's ``solution`` notebook (see the module docstring)."""
+def grade_submission(
+    solution: Path,
+    submission: Path,
+    *,
+    timeout: float = 120,
+    sandbox: Sandbox | None = None,
+) -> Result:
+    """Score one submitted notebook against the instructor's ``solution`` notebook (see the module
+    docstring)."""
     started = time.monotonic()
     assignment = Assignment.read(solution)
     result = Result(max_score=assignment.max_score)
@@ -396,7 +465,9 @@ def grade_submission(solution: Path, submission: Path, *, timeout: float = 120, 
         notebook = json.loads(Path(submission).read_text(encoding="utf-8", errors="replace"))
     except (OSError, ValueError, RecursionError) as error:
         notebook = {}
-        result.problems.append(f"the notebook could not be read ({type(error).__name__}: {str(error)[:200]})")
+        result.problems.append(
+            f"the notebook could not be read ({type(error).__name__}: {str(error)[:200]})"
+        )
     program, student_code = assignment.program(notebook)
     session = Session(sandbox or Sandbox(), program, cell_timeout=timeout)
     grader = Grader(session, student_code)
@@ -420,14 +491,18 @@ def grade_submission(solution: Path, submission: Path, *, timeout: float = 120, 
             except Exception as error:
                 earned = 0.0
                 message = _failure_message(error, assignment.contract, session.cell_errors, timeout)
-            result.tests.append(TestResult(grade_id, earned, points, message, output.getvalue()[-4000:]))
+            result.tests.append(
+                TestResult(grade_id, earned, points, message, output.getvalue()[-4000:])
+            )
     finally:
         session.close()
     result.score = sum(t.points for t in result.tests)
     errors = list(session.cell_errors.items())
     result.cell_errors = {label: message[:1000] for label, message in errors[:MAX_CELL_ERRORS]}
     if len(errors) > MAX_CELL_ERRORS:
-        result.problems.append(f"{len(errors) - MAX_CELL_ERRORS} more cells raised errors (not listed)")
+        result.problems.append(
+            f"{len(errors) - MAX_CELL_ERRORS} more cells raised errors (not listed)"
+        )
     result.log = session.student_log()
     result.student_code = student_code
     result.cgroup = session.cgroup_kind
@@ -436,7 +511,9 @@ def grade_submission(solution: Path, submission: Path, *, timeout: float = 120, 
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m course_lib.grading.harness", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m course_lib.grading.harness", description=__doc__.split("\n")[0]
+    )
     parser.add_argument("solution", type=Path)
     parser.add_argument("submission", type=Path)
     parser.add_argument("result", type=Path)
@@ -449,12 +526,19 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     import resource
 
-    # This process runs no student code, but it runs the grader's functions on data a student's code sent.
+    # This process runs no student code, but it runs the grader's functions on data a student's code
+    # sent.
     soft, hard = resource.getrlimit(resource.RLIMIT_AS)
     cap = GRADER_MEMORY if hard == resource.RLIM_INFINITY else min(GRADER_MEMORY, hard)
     resource.setrlimit(resource.RLIMIT_AS, (cap, hard))
-    sandbox = Sandbox(mode="none" if args.unsandboxed else "bwrap", limits=Limits(memory=args.memory), slot=args.slot)
-    result = asdict(grade_submission(args.solution, args.submission, timeout=args.timeout, sandbox=sandbox))
+    sandbox = Sandbox(
+        mode="none" if args.unsandboxed else "bwrap",
+        limits=Limits(memory=args.memory),
+        slot=args.slot,
+    )
+    result = asdict(
+        grade_submission(args.solution, args.submission, timeout=args.timeout, sandbox=sandbox)
+    )
     if args.feedback:
         from course_lib.grading.feedback import render
 

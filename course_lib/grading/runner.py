@@ -10,13 +10,14 @@ compares the values it gets back, in a process that never runs student code.
 A student who patches this module can only change the values it reports about
 their own answers.
 
-Requests:  {"op": "exec", "source": ...}                 run one cell (IPython, so magics work)
-           {"op": "names", "names": [...]}               what each name is: missing, callable, or a value
+Requests:  {"op": "exec", "source": ...}            run one cell (IPython, so magics work)
+           {"op": "names", "names": [...]}          what each name is: missing, callable or a value
            {"op": "call", "target": {...}, "args": ..., "kwargs": ...}
            {"op": "getattr", "target": {...}, "attr": name}
-While a call runs, the runner may send {"callback": id, "args", "kwargs"} and wait for {"value"} or {"error"}.
-Each call's reply lists the watched library functions that ran during it (``library_calls``), so the grader
-can tell whether a "write it yourself" exercise called the library after all.
+While a call runs, the runner may send {"callback": id, "args", "kwargs"} and wait for {"value"}
+or {"error"}. Each call's reply lists the watched library functions that ran during it
+(``library_calls``), so the grader can tell whether a "write it yourself" exercise called the
+library after all.
 """
 
 from __future__ import annotations
@@ -29,15 +30,34 @@ import os
 import pkgutil
 import sys
 
-from course_lib.grading.wire import WireError, decode, encode, frame_length, parse_frame, write_frame
+from course_lib.grading.wire import (
+    WireError,
+    decode,
+    encode,
+    frame_length,
+    parse_frame,
+    write_frame,
+)
 
 # Ready-made equivalents in torch that a by-hand attention exercise must not call.
 TORCH_WATCHED_FUNCTIONS = ("scaled_dot_product_attention", "multi_head_attention_forward")
-TORCH_WATCHED_CLASSES = ("MultiheadAttention", "Transformer", "TransformerEncoder", "TransformerEncoderLayer",
-                         "TransformerDecoder", "TransformerDecoderLayer")
+TORCH_WATCHED_CLASSES = (
+    "MultiheadAttention",
+    "Transformer",
+    "TransformerEncoder",
+    "TransformerEncoderLayer",
+    "TransformerDecoder",
+    "TransformerDecoderLayer",
+)
 # course_lib modules that are tools, not course content: never watched.
-UNWATCHED_MODULES = ("course_lib.checkers", "course_lib.grade", "course_lib.grading", "course_lib.explorers",
-                     "course_lib.plotting", "course_lib._validation")
+UNWATCHED_MODULES = (
+    "course_lib.checkers",
+    "course_lib.grade",
+    "course_lib.grading",
+    "course_lib.explorers",
+    "course_lib.plotting",
+    "course_lib._validation",
+)
 
 
 class _State:
@@ -71,7 +91,8 @@ def _watch_class(cls, label: str) -> None:
 
 
 def install_watches() -> None:
-    """Wrap every course_lib function and class (and torch's ready-made attention) so calls are recorded."""
+    """Wrap every course_lib function and class (and torch's ready-made attention) so calls are
+    recorded."""
     import torch
     import torch.nn.functional as F
 
@@ -80,8 +101,12 @@ def install_watches() -> None:
     for info in pkgutil.walk_packages(course_lib.__path__, "course_lib."):
         if not info.name.startswith(UNWATCHED_MODULES):
             importlib.import_module(info.name)
-    modules = [m for name, m in list(sys.modules.items())
-               if (name == "course_lib" or name.startswith("course_lib.")) and not name.startswith(UNWATCHED_MODULES)]
+    modules = [
+        m
+        for name, m in list(sys.modules.items())
+        if (name == "course_lib" or name.startswith("course_lib."))
+        and not name.startswith(UNWATCHED_MODULES)
+    ]
     wrappers = {}
     for module in modules:
         for attr, obj in list(vars(module).items()):
@@ -91,7 +116,8 @@ def install_watches() -> None:
                 wrappers[id(obj)] = _watch_function(obj, attr)
             elif inspect.isclass(obj):
                 _watch_class(obj, attr)
-    for module in modules:                       # re-exports (course_lib.apply_rope) point at the wrapper too
+    # re-exports (course_lib.apply_rope) point at the wrapper too
+    for module in modules:
         for attr, obj in list(vars(module).items()):
             if id(obj) in wrappers:
                 setattr(module, attr, wrappers[id(obj)])
@@ -109,15 +135,26 @@ def install_watches() -> None:
 
 
 def describe_error(error: BaseException) -> dict:
-    """A student's exception as data: its type name, the nearest builtin exception it derives from, its message."""
-    bases = [c.__name__ for c in type(error).__mro__
-             if c.__module__ == "builtins" and issubclass(c, Exception) and getattr(builtins, c.__name__, None) is c]
+    """A student's exception as data: its type name, the nearest builtin exception it derives from,
+    its message."""
+    bases = [
+        c.__name__
+        for c in type(error).__mro__
+        if c.__module__ == "builtins"
+        and issubclass(c, Exception)
+        and getattr(builtins, c.__name__, None) is c
+    ]
     try:
         message = str(error)
-    except BaseException:                         # a __str__ that raises is the student's problem, not ours
+    # a __str__ that raises is the student's problem, not ours
+    except BaseException:
         message = "<the exception's message could not be read>"
-    return {"type": type(error).__name__[:100], "base": (bases or ["Exception"])[0], "bases": bases[:8],
-            "message": message[:2000]}
+    return {
+        "type": type(error).__name__[:100],
+        "base": (bases or ["Exception"])[0],
+        "bases": bases[:8],
+        "message": message[:2000],
+    }
 
 
 class Runner:
@@ -127,7 +164,8 @@ class Runner:
         from IPython.core.interactiveshell import InteractiveShell
 
         class Shell(InteractiveShell):
-            def enable_gui(self, gui=None):       # %matplotlib inline: there is no screen, and no need for one
+            # %matplotlib inline: there is no screen, and no need for one
+            def enable_gui(self, gui=None):
                 pass
 
         self.shell = Shell.instance()
@@ -173,12 +211,19 @@ class Runner:
         return decode(data, on_tagged=self._decode_tagged)
 
     def _callback(self, callback_id: int):
-        """A function the grader lent to the student's code: calling it asks the grader, with data only."""
+        """A function the grader lent to the student's code: calling it asks the grader, with data
+        only."""
         def grader_function(*args, **kwargs):
             try:
-                payload = {"callback": callback_id, "args": encode(list(args)), "kwargs": encode(kwargs)}
+                payload = {
+                    "callback": callback_id,
+                    "args": encode(list(args)),
+                    "kwargs": encode(kwargs),
+                }
             except WireError as error:
-                raise TypeError(f"the grader's function takes tensors and numbers only: {error}") from None
+                raise TypeError(
+                    f"the grader's function takes tensors and numbers only: {error}"
+                ) from None
             self.send(payload)
             reply = self.read()
             if reply is None:
@@ -219,7 +264,8 @@ class Runner:
     def op_call(self, request: dict) -> dict:
         target = self.decode(request["target"])
         args, kwargs = self.decode(request["args"]), self.decode(request["kwargs"])
-        gradient = request.get("gradient")        # {"wrt": i, "upstream": tensor or None}: d sum(out·up) / d args[i]
+        # {"wrt": i, "upstream": tensor or None}: d sum(out·up) / d args[i]
+        gradient = request.get("gradient")
         if gradient is not None:
             args = list(args)
             args[gradient["wrt"]] = args[gradient["wrt"]].detach().clone().requires_grad_(True)
@@ -241,7 +287,8 @@ class Runner:
         return reply
 
     def _gradient(self, value, wrt, upstream):
-        """The gradient of sum(value · upstream) with respect to ``wrt``; None if none flows (a detached result)."""
+        """The gradient of sum(value · upstream) with respect to ``wrt``; None if none flows (a
+        detached result)."""
         import torch
 
         if not isinstance(value, torch.Tensor) or not value.requires_grad:
@@ -252,18 +299,27 @@ class Runner:
 
     @staticmethod
     def _tensors_after(args, kwargs) -> dict:
-        """The tensor arguments as they are after the call, so the grader sees in-place changes too."""
+        """The tensor arguments as they are after the call, so the grader sees in-place changes
+        too."""
         import torch
 
         def after(value):
             return encode(value) if isinstance(value, torch.Tensor) else None
-        return {"args": [after(a) for a in args], "kwargs": {k: after(v) for k, v in kwargs.items()}}
+
+        return {
+            "args": [after(a) for a in args],
+            "kwargs": {k: after(v) for k, v in kwargs.items()},
+        }
 
     def serve(self) -> None:
         while (request := self.read()) is not None:
             handler = getattr(self, f"op_{request.get('op')}", None)
             try:
-                reply = handler(request) if handler else {"error": describe_error(ValueError("unknown request"))}
+                reply = (
+                    handler(request)
+                    if handler
+                    else {"error": describe_error(ValueError("unknown request"))}
+                )
             except BaseException as error:
                 reply = {"error": describe_error(error)}
             try:
@@ -274,15 +330,18 @@ class Runner:
 
 def main(argv: list[str]) -> None:
     reply_fd = int(argv[argv.index("--reply-fd") + 1])
-    requests = os.fdopen(os.dup(0), "rb", buffering=0)      # dup'd descriptors are not inherited by `!commands`
+    # dup'd descriptors are not inherited by `!commands`
+    requests = os.fdopen(os.dup(0), "rb", buffering=0)
     replies = os.fdopen(os.dup(reply_fd), "wb", buffering=0)
     os.close(reply_fd)
     null = os.open(os.devnull, os.O_RDONLY)
-    os.dup2(null, 0)                                         # input() in student code sees end of file
+    # input() in student code sees end of file
+    os.dup2(null, 0)
     os.close(null)
     install_watches()
     runner = Runner(requests, replies)
-    runner.send({"ready": True})          # start-up (Python, torch, IPython) is not charged to the first cell
+    # start-up (Python, torch, IPython) is not charged to the first cell
+    runner.send({"ready": True})
     runner.serve()
 
 

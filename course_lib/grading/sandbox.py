@@ -6,21 +6,22 @@ The sandbox is bubblewrap (Debian/Ubuntu: ``apt-get install bubblewrap``):
 * a read-only view of the system, the Python environment and ``course_lib`` — and nothing else: no
   repository, no ``solutions/``, no other submission, no gradebook, no home directory;
 * a private, size-capped ``/tmp`` that vanishes with the sandbox;
-* as root, the student's code runs as its own unprivileged user (one per parallel grading slot), with no
-  capabilities and ``no_new_privs``; otherwise it runs as you, inside a user namespace;
-* a control group per student (cgroup v2, or v1's cpu, memory and pids controllers; as root) bounds the
-  *whole* submission — all its processes together — to ``Limits.memory`` bytes, ``Limits.cpus`` CPUs and
-  ``Limits.processes`` tasks, so forked children cannot multiply the memory or starve a student graded
-  beside it; where no cgroup can be made, ``prlimit`` bounds are per process only (the report says so);
+* as root, the student's code runs as its own unprivileged user (one per parallel grading slot),
+  with no capabilities and ``no_new_privs``; otherwise it runs as you, inside a user namespace;
+* a control group per student (cgroup v2, or v1's cpu, memory and pids controllers; as root) bounds
+  the *whole* submission — all its processes together — to ``Limits.memory`` bytes, ``Limits.cpus``
+  CPUs and ``Limits.processes`` tasks, so forked children cannot multiply the memory or starve a
+  student graded beside it; where no cgroup can be made, ``prlimit`` bounds are per process only
+  (the report says so);
 * ``prlimit`` bounds memory (address space), CPU seconds, processes and file size per process;
 * ``--die-with-parent`` and the PID namespace: when the grader kills the sandbox, every process the
   student's code started dies with it.
 
-``Session`` starts the runner (``course_lib.grading.runner``) in the sandbox, feeds it the notebook's
-cells one at a time with a deadline each, and makes calls into it. A cell or a call that runs past its
-deadline, or kills its own process, gets the sandbox killed; the next call starts a fresh one that
-skips the cells that hung or crashed. The student's printed output is kept (bounded) for the
-instructor's log only.
+``Session`` starts the runner (``course_lib.grading.runner``) in the sandbox, feeds it the
+notebook's cells one at a time with a deadline each, and makes calls into it. A cell or a call that
+runs past its deadline, or kills its own process, gets the sandbox killed; the next call starts a
+fresh one that skips the cells that hung or crashed. The student's printed output is kept (bounded)
+for the instructor's log only.
 """
 
 from __future__ import annotations
@@ -41,7 +42,8 @@ from course_lib.grading.wire import MAX_FRAME, frame_length, parse_frame, write_
 
 SANDBOX_UID_BASE = 61000          # as root: each sandbox runs as its own uid/gid from here on
 SANDBOX_UID_COUNT = 1000
-STARTUP_SECONDS = 120             # Python, torch and IPython starting in the sandbox, before any student code
+# Python, torch and IPython starting in the sandbox, before any student code
+STARTUP_SECONDS = 120
 
 
 class StudentTimeout(Exception):
@@ -54,7 +56,8 @@ class StudentCrash(Exception):
 
 @dataclass
 class Limits:
-    """Per-student resources. ``memory`` is address space, the usual way to bound a Python process."""
+    """Per-student resources. ``memory`` is address space, the usual way to bound a Python
+    process."""
 
     memory: int = 4 * 2**30
     cpus: float = 1.0
@@ -77,7 +80,8 @@ class Sandbox:
 
     @property
     def uid(self) -> int | None:
-        """As root, a uid no other running sandbox has (held by a lock file until this process ends)."""
+        """As root, a uid no other running sandbox has (held by a lock file until this process
+        ends)."""
         if self.mode != "bwrap" or os.geteuid() != 0:
             return None
         if self._uid is None:
@@ -103,41 +107,106 @@ class Sandbox:
     def _binds(self) -> list[Path]:
         import course_lib
 
-        paths = {Path(sys.prefix), Path(sys.base_prefix), Path(os.path.realpath(sys.executable)).parent.parent,
-                 Path(course_lib.__file__).resolve().parent}
+        paths = {
+            Path(sys.prefix),
+            Path(sys.base_prefix),
+            Path(os.path.realpath(sys.executable)).parent.parent,
+            Path(course_lib.__file__).resolve().parent,
+        }
         # Nested paths are covered by their parent's bind.
         return sorted(p for p in paths if not any(q != p and q in p.parents for q in paths))
 
     def _prlimit(self, processes: int) -> list[str]:
         limits = self.limits
-        return ["prlimit", f"--as={limits.memory}", f"--cpu={limits.cpu_seconds}", f"--nproc={processes}",
-                f"--fsize={limits.file_size}", "--core=0", "--"]
+        return [
+            "prlimit",
+            f"--as={limits.memory}",
+            f"--cpu={limits.cpu_seconds}",
+            f"--nproc={processes}",
+            f"--fsize={limits.file_size}",
+            "--core=0",
+            "--",
+        ]
 
     def command(self, reply_fd: int) -> list[str]:
-        runner = [sys.executable, "-I", "-u", "-m", "course_lib.grading.runner", "--reply-fd", str(reply_fd)]
+        runner = [
+            sys.executable,
+            "-I",
+            "-u",
+            "-m",
+            "course_lib.grading.runner",
+            "--reply-fd",
+            str(reply_fd),
+        ]
         if self.mode == "none":
             return self._prlimit(_own_process_count() + self.limits.processes) + runner
-        args = ["bwrap", "--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts", "--unshare-cgroup-try",
-                "--die-with-parent", "--new-session", "--proc", "/proc", "--dev", "/dev",
-                "--perms", "1777", "--size", str(self.limits.tmp_size), "--tmpfs", "/tmp", "--chdir", "/tmp",
-                "--clearenv", "--setenv", "HOME", "/tmp", "--setenv", "PATH", "/usr/bin:/bin",
-                "--setenv", "MPLBACKEND", "Agg", "--setenv", "OMP_NUM_THREADS", "1",
-                "--setenv", "PYTHONDONTWRITEBYTECODE", "1", "--setenv", "LANG", "C.UTF-8",
-                "--setenv", "PYTHONUNBUFFERED", "1"]
+        args = [
+            "bwrap",
+            "--unshare-ipc",
+            "--unshare-pid",
+            "--unshare-net",
+            "--unshare-uts",
+            "--unshare-cgroup-try",
+            "--die-with-parent",
+            "--new-session",
+            "--proc",
+            "/proc",
+            "--dev",
+            "/dev",
+            "--perms",
+            "1777",
+            "--size",
+            str(self.limits.tmp_size),
+            "--tmpfs",
+            "/tmp",
+            "--chdir",
+            "/tmp",
+            "--clearenv",
+            "--setenv",
+            "HOME",
+            "/tmp",
+            "--setenv",
+            "PATH",
+            "/usr/bin:/bin",
+            "--setenv",
+            "MPLBACKEND",
+            "Agg",
+            "--setenv",
+            "OMP_NUM_THREADS",
+            "1",
+            "--setenv",
+            "PYTHONDONTWRITEBYTECODE",
+            "1",
+            "--setenv",
+            "LANG",
+            "C.UTF-8",
+            "--setenv",
+            "PYTHONUNBUFFERED",
+            "1",
+        ]
         for top in ("usr", "bin", "sbin", "lib", "lib32", "lib64", "libx32"):
             host = Path("/") / top
             if host.is_symlink():
                 args += ["--symlink", os.readlink(host), str(host)]
             elif host.is_dir():
                 args += ["--ro-bind", str(host), str(host)]
-        for name in ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime", "passwd", "group", "nsswitch.conf",
-                     "fonts"):
+        for name in (
+            "ld.so.cache",
+            "ld.so.conf",
+            "ld.so.conf.d",
+            "localtime",
+            "passwd",
+            "group",
+            "nsswitch.conf",
+            "fonts",
+        ):
             args += ["--ro-bind-try", f"/etc/{name}", f"/etc/{name}"]
         made = {Path("/"), Path("/tmp")}
         for path in self._binds():
             for parent in reversed(path.parents):
                 if parent not in made and not str(parent).startswith(("/usr", "/proc", "/dev")):
-                    args += ["--perms", "0755", "--dir", str(parent)]   # not the host's mode (e.g. /root is 0700)
+                    # not the host's mode (e.g. /root is 0700)
+                    args += ["--perms", "0755", "--dir", str(parent)]
                     made.add(parent)
             args += ["--ro-bind", str(path), str(path)]
             made.add(path)
@@ -155,21 +224,34 @@ class Sandbox:
         """Why this sandbox cannot run here (None if it can)."""
         if self.mode == "none":
             return None
-        for tool, package in (("bwrap", "bubblewrap"), ("prlimit", "util-linux"), ("setpriv", "util-linux")):
+        for tool, package in (
+            ("bwrap", "bubblewrap"),
+            ("prlimit", "util-linux"),
+            ("setpriv", "util-linux"),
+        ):
             if shutil.which(tool) is None:
-                return (f"the grading sandbox needs `{tool}`, which is not installed (Debian/Ubuntu: "
-                        f"apt-get install {package}). Install it, or grade without a sandbox with --unsandboxed "
-                        "(student code then runs with your permissions).")
+                return (
+                    f"the grading sandbox needs `{tool}`, which is not installed (Debian/Ubuntu: "
+                    f"apt-get install {package}). Install it, or grade without a sandbox with "
+                    "--unsandboxed "
+                    "(student code then runs with your permissions)."
+                )
         probe = self.command(reply_fd=1)
         probe = probe[: probe.index(sys.executable)] + ["/bin/true"]
         result = subprocess.run(probe, capture_output=True, text=True, timeout=60)
         if result.returncode != 0:
-            return ("bubblewrap cannot create a sandbox on this machine (" + result.stderr.strip()[-300:] + "). "
-                    "Inside a container, run it with --privileged or on the host; or grade with --unsandboxed.")
+            return (
+                "bubblewrap cannot create a sandbox on this machine ("
+                + result.stderr.strip()[-300:]
+                + "). "
+                "Inside a container, run it with --privileged or on the host; or grade with "
+                "--unsandboxed."
+            )
         return None
 
     def kill_leftovers(self) -> None:
-        """As root, every process of this slot's sandbox user belongs to the submission: end them all."""
+        """As root, every process of this slot's sandbox user belongs to the submission: end them
+        all."""
         if self.uid is None:
             return
         for entry in Path("/proc").iterdir():
@@ -188,7 +270,8 @@ class Sandbox:
 
 
 class ControlGroup:
-    """One student's control group: memory, CPU share and task count of all their processes together.
+    """One student's control group: memory, CPU share and task count of all their processes
+    together.
 
     ``kind`` is "v2" (a cgroup2 file system at /sys/fs/cgroup), "v1" (separate cpu, memory and pids
     hierarchies), or None when neither can be written (not root, or a container that hides them).
@@ -265,10 +348,13 @@ class ControlGroup:
         (pids / "pids.max").write_text(str(self.limits.processes))
 
     def wrap(self, command: list[str]) -> list[str]:
-        """``command``, started inside the group (a shell writes its own pid, then becomes the command)."""
+        """``command``, started inside the group (a shell writes its own pid, then becomes the
+        command)."""
         if not self.paths:
             return command
-        joins = "; ".join(f"echo $$ > {shlex.quote(str(path / 'cgroup.procs'))}" for path in self.paths)
+        joins = "; ".join(
+            f"echo $$ > {shlex.quote(str(path / 'cgroup.procs'))}" for path in self.paths
+        )
         return ["/bin/sh", "-c", f"{joins} && exec \"$@\"", "sandbox", *command]
 
     def kill(self) -> None:
@@ -318,7 +404,8 @@ class Session:
 
     def __init__(self, sandbox: Sandbox, program: list[tuple[str, str]], cell_timeout: float):
         self.sandbox, self.program, self.cell_timeout = sandbox, program, cell_timeout
-        self.skipped: dict[int, str] = {}      # cell index -> why it is no longer run (hung, crashed)
+        # cell index -> why it is no longer run (hung, crashed)
+        self.skipped: dict[int, str] = {}
         self.cell_errors: dict[str, str] = {}  # cell label -> the error it raised
         self.process: subprocess.Popen | None = None
         self.generation = 0
@@ -327,12 +414,15 @@ class Session:
         self.restarts = 0
         self.restart_seconds = 0.0
         self.cgroup = None                     # made at the first start, reused across restarts
-        self.cgroup_kind: str | None = None    # "v1"/"v2" once a control group bounded this submission
+        # "v1"/"v2" once a control group bounded this submission
+        self.cgroup_kind: str | None = None
 
     # --- process ---------------------------------------------------------------
     def _spawn(self) -> None:
         if self.cgroup is None and self.sandbox.mode == "bwrap":
-            self.cgroup = ControlGroup(f"{os.getpid()}-{id(self)}-{self.generation}", self.sandbox.limits)
+            self.cgroup = ControlGroup(
+                f"{os.getpid()}-{id(self)}-{self.generation}", self.sandbox.limits
+            )
             self.cgroup.create()
             self.cgroup_kind = self.cgroup.kind
         reply_r, reply_w = os.pipe()
@@ -355,7 +445,9 @@ class Session:
             ready = self._read(time.monotonic() + max(STARTUP_SECONDS, self.cell_timeout))
         except (StudentTimeout, StudentCrash) as error:
             self.kill()
-            raise StudentCrash(f"the grader's Python process did not start ({error or 'timed out'})") from None
+            raise StudentCrash(
+                f"the grader's Python process did not start ({error or 'timed out'})"
+            ) from None
         if ready.get("ready") is not True:
             self.kill()
             raise StudentCrash("the grader's Python process did not start")
@@ -415,7 +507,9 @@ class Session:
             length = frame_length(self._read_exact(4, deadline))
             return parse_frame(self._read_exact(length, deadline))
         except (ValueError, UnicodeDecodeError) as error:
-            raise StudentCrash(f"the student's process sent something that is not a reply ({error})") from None
+            raise StudentCrash(
+                f"the student's process sent something that is not a reply ({error})"
+            ) from None
 
     def _send(self, message: dict) -> None:
         try:
@@ -424,12 +518,16 @@ class Session:
             raise StudentCrash(f"the student's process ended ({error})") from None
 
     def request(self, message: dict, deadline: float, on_callback=None) -> dict:
-        """Send one request and wait (until ``deadline``) for its reply, serving callbacks meanwhile.
+        """Send one request and wait (until ``deadline``) for its reply, serving callbacks
+        meanwhile.
 
-        On a timeout or a crash the sandbox is killed and the error is raised; the next request starts anew.
+        On a timeout or a crash the sandbox is killed and the error is raised; the next request
+        starts anew.
         """
-        if self.process is None:                  # killed after a hang or a crash: a fresh sandbox, whose
-            started = time.monotonic()            # start-up is not charged to the call that waits for it
+        # Killed after a hang or a crash: a fresh sandbox, whose start-up is not charged to the call
+        # that waits for it.
+        if self.process is None:
+            started = time.monotonic()
             self.start()
             self.restart_seconds += time.monotonic() - started
             deadline += time.monotonic() - started

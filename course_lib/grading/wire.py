@@ -8,7 +8,8 @@ object naming what it is:
     {"ndarray": {...same...}}     {"tuple": [...]}   {"list": [...]}   {"dict": [[key, value], ...]}
     {"complex": [re, im]}         {"dtype": "float64"}                 {"device": "cpu"}
     {"callback": 3}   a grader-side function the student's code may call (grader -> sandbox only)
-    {"handle": {"id": 7, "type": "MyModule"}}   a student object that is not data (sandbox -> grader only)
+    {"handle": {"id": 7, "type": "MyModule"}}
+                      a student object that is not data (sandbox -> grader only)
 
 Decoding builds fresh tensors from bytes: nothing a student sends can run code
 in the grader. Sizes are bounded (frame size, nesting depth, element count).
@@ -80,12 +81,16 @@ def _array_fields(t) -> dict:
     elif t.dtype == torch.bool:
         t = t.to(torch.uint8)
     data = t.numpy().tobytes()
-    return {"dtype": dtype, "shape": list(t.shape if not dtype.startswith("complex") else t.shape[:-1]),
-            "data": base64.b64encode(data).decode("ascii")}
+    return {
+        "dtype": dtype,
+        "shape": list(t.shape if not dtype.startswith("complex") else t.shape[:-1]),
+        "data": base64.b64encode(data).decode("ascii"),
+    }
 
 
 def encode(value, *, depth: int = 0, on_other=None):
-    """``value`` as JSON-ready data. ``on_other(value)`` encodes anything else (callbacks, handles) or raises."""
+    """``value`` as JSON-ready data. ``on_other(value)`` encodes anything else (callbacks, handles)
+    or raises."""
     if depth > MAX_DEPTH:
         raise WireError(f"values nested more than {MAX_DEPTH} deep cannot be graded")
     if value is None or isinstance(value, (bool, str)):
@@ -98,8 +103,13 @@ def encode(value, *, depth: int = 0, on_other=None):
         return float(value)
     if isinstance(value, complex):
         return {"complex": [value.real, value.imag]}
-    if isinstance(value, numbers.Real) and type(value).__module__ in ("fractions", "decimal", "numbers"):
-        return float(value)                       # Fraction(1, 3), Decimal("0.5"): numbers, sent as floats
+    if isinstance(value, numbers.Real) and type(value).__module__ in (
+        "fractions",
+        "decimal",
+        "numbers",
+    ):
+        # Fraction(1, 3), Decimal("0.5"): numbers, sent as floats
+        return float(value)
     import torch
 
     if isinstance(value, torch.Tensor):
@@ -122,12 +132,21 @@ def encode(value, *, depth: int = 0, on_other=None):
         key = "list" if isinstance(value, list) else "tuple"
         return {key: [encode(v, depth=depth + 1, on_other=on_other) for v in value]}
     if isinstance(value, dict):
-        return {"dict": [[encode(k, depth=depth + 1, on_other=on_other), encode(v, depth=depth + 1, on_other=on_other)]
-                         for k, v in value.items()]}
+        return {
+            "dict": [
+                [
+                    encode(k, depth=depth + 1, on_other=on_other),
+                    encode(v, depth=depth + 1, on_other=on_other),
+                ]
+                for k, v in value.items()
+            ]
+        }
     if on_other is not None:
         return on_other(value)
-    raise WireError(f"a value of type {type(value).__name__} cannot be graded (expected tensors, numbers, "
-                    "strings, lists, tuples or dicts)")
+    raise WireError(
+        f"a value of type {type(value).__name__} cannot be graded (expected tensors, numbers, "
+        "strings, lists, tuples or dicts)"
+    )
 
 
 def _numpy():
@@ -154,9 +173,15 @@ def _decode_array(fields: dict):
     numel = math.prod(wire_shape)
     itemsize = torch.empty((), dtype=wire_dtype).element_size()
     if numel * itemsize != len(data):
-        raise WireError(f"a tensor of shape {shape} and dtype {dtype_name} needs {numel * itemsize} bytes, "
-                        f"got {len(data)}")
-    flat = torch.frombuffer(bytearray(data), dtype=wire_dtype) if data else torch.empty(0, dtype=wire_dtype)
+        raise WireError(
+            f"a tensor of shape {shape} and dtype {dtype_name} needs {numel * itemsize} bytes, "
+            f"got {len(data)}"
+        )
+    flat = (
+        torch.frombuffer(bytearray(data), dtype=wire_dtype)
+        if data
+        else torch.empty(0, dtype=wire_dtype)
+    )
     t = flat.reshape(wire_shape).clone()
     if dtype_name == "bfloat16":
         t = t.view(torch.bfloat16)
@@ -168,7 +193,8 @@ def _decode_array(fields: dict):
 
 
 def decode(data, *, depth: int = 0, on_tagged=None):
-    """Inverse of ``encode``. ``on_tagged(tag, body)`` decodes the tags this side accepts (callbacks, handles)."""
+    """Inverse of ``encode``. ``on_tagged(tag, body)`` decodes the tags this side accepts
+    (callbacks, handles)."""
     if depth > MAX_DEPTH:
         raise WireError(f"values nested more than {MAX_DEPTH} deep cannot be graded")
     if data is None or isinstance(data, (bool, str, float)):
@@ -198,7 +224,11 @@ def decode(data, *, depth: int = 0, on_tagged=None):
             out[key] = decode(v, depth=depth + 1, on_tagged=on_tagged)
         return out
     if tag == "complex":
-        if not (isinstance(body, list) and len(body) == 2 and all(isinstance(v, (int, float)) for v in body)):
+        if not (
+            isinstance(body, list)
+            and len(body) == 2
+            and all(isinstance(v, (int, float)) for v in body)
+        ):
             raise WireError("malformed complex number")
         return complex(body[0], body[1])
     if tag == "tensor":

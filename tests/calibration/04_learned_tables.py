@@ -45,8 +45,15 @@ def _adamw(decay="row = row * (1 - lr * weight_decay)", m_hat="m / (1 - beta1 **
     return _ADAMW.format(decay=decay, m_hat=m_hat, v_hat=v_hat, step=step, after=after)
 
 
+def _predictions(abandoned="less", opposite_pushes="less", reached_late="more", gradient_size="equal"):
+    """The dict of exercise 2b with some answers changed (the defaults are the right answers)."""
+    return (f"row_predictions = {{\"abandoned\": {abandoned!r}, \"opposite_pushes\": {opposite_pushes!r},\n"
+            f"                   \"reached_late\": {reached_late!r}, \"gradient_size\": {gradient_size!r}}}\n")
+
+
 _EX1 = ["test_add_learned_positions"]
 _EX2 = ["test_adamw_row_after"]
+_EX2B = ["test_row_predictions"]
 _EX3A = ["test_similarity_matrix"]
 _EX3B = ["test_nearest_other_position"]
 _EX3 = _EX3A + _EX3B             # 3b calls the student's own similarity_matrix: a wrong 3a can cost 3b too
@@ -226,6 +233,39 @@ def adamw_row_after(start, grads, lr, weight_decay):
     "a message that names Adam in a string (the prompt forbids it; the grader cannot tell it from a call)": {
         "cell": "adamw_row_after", "breaks": _EX2,
         "source": _adamw(after='print(f"Adam step {t}")'),
+    },
+    # ---- exercise 2b: predictions ------------------------------------------------------------------------------
+    "decay alone once the gradients stop (an abandoned row's momentum forgotten)": {
+        "cell": "row_predictions", "breaks": _EX2B,
+        "source": _predictions(abandoned="equal"),
+    },
+    "a push and an equal opposite push cancel": {
+        "cell": "row_predictions", "breaks": _EX2B,
+        "source": _predictions(opposite_pushes="equal"),
+    },
+    "bias correction makes a row reached late behave like a fresh one": {
+        "cell": "row_predictions", "breaks": _EX2B,
+        "source": _predictions(reached_late="equal"),
+    },
+    "a row reached late moves less (its moments start from zero)": {
+        "cell": "row_predictions", "breaks": _EX2B,
+        "source": _predictions(reached_late="less"),
+    },
+    "a larger gradient moves a row further": {
+        "cell": "row_predictions", "breaks": _EX2B,
+        "source": _predictions(gradient_size="more"),
+    },
+    "the opposite pushes read as 'the second push wins' (the latest gradient decides)": {
+        "cell": "row_predictions", "breaks": _EX2B,
+        "source": _predictions(opposite_pushes="more"),
+    },
+    "answers capitalised ('Less'): not one of the three strings": {
+        "cell": "row_predictions", "breaks": _EX2B,
+        "source": _predictions(abandoned="Less", opposite_pushes="Less", reached_late="More", gradient_size="Equal"),
+    },
+    "the template left with None in it": {
+        "cell": "row_predictions", "breaks": _EX2B,
+        "source": _predictions(gradient_size="None").replace("'None'", "None"),
     },
     # ---- exercise 3a: the similarity matrix -----------------------------------------------------------------------
     "plain dot products, not cosines": {
@@ -414,6 +454,34 @@ def adamw_row_after(start, grads, lr, weight_decay):
         w = w - lr * (m / (1 - b1 ** t)) / (torch.sqrt(v / (1 - b2 ** t)) + eps)
     print("steps:", grads.shape[0])
     return w.to(start.dtype)
+""",
+    },
+    "predictions measured with the student's own adamw_row_after": {
+        "cell": "row_predictions",
+        "source": """
+def _moved(start, grads, weight_decay):
+    grads = torch.tensor(grads, dtype=torch.float64)[:, None]
+    return adamw_row_after(torch.tensor([start], dtype=torch.float64), grads, 0.01, weight_decay).item()
+
+def _compare(x, y):
+    return "equal" if abs(x - y) < 1e-4 else ("less" if x < y else "more")
+
+_after_10 = _moved(1.0, [1.0] * 10, 0.1)
+row_predictions = {
+    "abandoned": _compare(_moved(1.0, [1.0] * 10 + [0.0] * 90, 0.1), _after_10 * 0.999 ** 90),
+    "opposite_pushes": _compare(_moved(0.0, [1.0, -1.0] + [0.0] * 98, 0.0), 0.0),
+    "reached_late": _compare(abs(_moved(0.0, [0.0] * 90 + [1.0] * 10, 0.0)), abs(_moved(0.0, [1.0] * 10, 0.0))),
+    "gradient_size": _compare(abs(_moved(0.0, [1000.0] * 10 + [0.0] * 90, 0.0)),
+                              abs(_moved(0.0, [1.0] * 10 + [0.0] * 90, 0.0))),
+}
+print(row_predictions)
+""",
+    },
+    "predictions built with dict(), keys in another order": {
+        "cell": "row_predictions",
+        "source": """
+row_predictions = dict(gradient_size="equal", reached_late="more")
+row_predictions.update(opposite_pushes="less", abandoned="less")
 """,
     },
     "cosine through torch.nn.functional.cosine_similarity": {

@@ -36,6 +36,19 @@ def rope_half(x, positions, base=10000.0):
 """
 
 
+_PORT = """
+def rope_half(x, positions, base=10000.0):
+    d = x.shape[-1]
+    inv_freq = 1.0 / base ** (torch.arange(0, d, 2, dtype=torch.float64) / d)
+    freqs = torch.outer(positions.to(torch.float64), inv_freq)
+    cos = freqs.cos().repeat_interleave(2, dim=-1)
+    sin = freqs.sin().repeat_interleave(2, dim=-1)
+    x64 = x.double()
+    x1, x2 = x64.chunk(2, dim=-1)
+    return (x64 * cos + torch.cat((-x2, x1), dim=-1) * sin).to(x.dtype)
+"""
+
+
 def _half(layout="torch.cat((angles, angles), dim=-1)",
           rotate="torch.cat((-x64[:, d // 2:], x64[:, : d // 2]), dim=-1)"):
     return _HALF.format(layout=layout, rotate=rotate)
@@ -71,7 +84,7 @@ def _base(body):
 
 
 WRONG_ANSWERS = {
-    # ---- exercise 1: interleaved RoPE by hand (4 points)
+    # ---- exercise 1: interleaved RoPE by hand (3 points)
     "exponent i/d with i the pair index (frequencies fall too slowly)": {
         "cell": "rope_interleaved", "breaks": ["test_rope_interleaved"], "source": _interleaved(exponent="/ 2 / d"),
     },
@@ -163,13 +176,31 @@ def rope_interleaved(x, positions, base=10000.0):
     return apply_rope(x, positions, base)
 """,
     },
-    # ---- exercise 2: half-split RoPE by hand (3 points)
+    # ---- exercise 2: fix the half-split port (2 points)
     "rotate_half with the signs swapped, [x2 ‖ -x1]": {
         "cell": "rope_half", "breaks": ["test_rope_half"],
         "source": _half(rotate="torch.cat((x64[:, d // 2:], -x64[:, : d // 2]), dim=-1)"),
     },
-    "angles repeated in place (θ0, θ0, θ1, θ1, ...) instead of [θ ‖ θ]": {
-        "cell": "rope_half", "breaks": ["test_rope_half"], "source": _half(layout="angles.repeat_interleave(2, dim=-1)"),
+    "the port handed in unchanged: angles repeated in place (θ0, θ0, θ1, θ1, ...) instead of [θ ‖ θ]": {
+        "cell": "rope_half", "breaks": ["test_rope_half"], "source": _PORT,
+    },
+    "the port with only cos fixed (sin still laid out for interleaved pairs)": {
+        "cell": "rope_half", "breaks": ["test_rope_half"],
+        "source": _PORT.replace("cos = freqs.cos().repeat_interleave(2, dim=-1)", "cos = torch.cat((freqs, freqs), dim=-1).cos()"),
+    },
+    "reorders x into interleaved pairs and rotates them, but never puts the features back in place": {
+        "cell": "rope_half", "breaks": ["test_rope_half"],
+        "source": """
+def rope_half(x, positions, base=10000.0):
+    d = x.shape[-1]
+    order = torch.stack((torch.arange(d // 2), torch.arange(d // 2, d)), dim=-1).flatten()   # 0, d/2, 1, d/2 + 1, ...
+    y = x.double()[:, order]
+    theta = base ** (-torch.arange(0, d, 2, dtype=torch.float64) / d)
+    angles = positions.to(torch.float64)[:, None] * theta
+    a, b = y[:, 0::2], y[:, 1::2]
+    out = torch.stack((a * angles.cos() - b * angles.sin(), a * angles.sin() + b * angles.cos()), dim=-1)
+    return out.flatten(-2).to(x.dtype)
+""",
     },
     "the interleaved rotation again (neighbouring pairs)": {
         "cell": "rope_half", "breaks": ["test_rope_half"],
@@ -201,10 +232,10 @@ def rope_half(x, positions, base=10000.0):
         "source": """
 def rope_half(x, positions, base=10000.0):
     from course_lib import apply_rope
-    return apply_rope(x, positions, base, layout="half")
+    return apply_rope(x, positions, base, layout="half_split")
 """,
     },
-    # ---- exercise 3: decoding with a KV cache (2 points)
+    # ---- exercise 3: decoding with a KV cache (3 points)
     "rotates the whole cache again by the new position (cached keys turned twice)": {
         "cell": "decode_step", "breaks": ["test_decode_step"],
         "source": _decode(cache_k="apply_rope(torch.cat((cache_k, k[:, None, :]), dim=1), "
@@ -243,6 +274,18 @@ def decode_step(q, k, v, cache_k, cache_v, position):
     return (torch.softmax(scores, dim=-1) @ cache_v).squeeze(1), cache_k, cache_v
 """,
     },
+    "scores with the rotated new key but caches it unrotated": {
+        "cell": "decode_step", "breaks": ["test_decode_step"],
+        "source": """
+def decode_step(q, k, v, cache_k, cache_v, position):
+    where = torch.tensor([position])
+    q_rot = apply_rope(q[:, None, :], where)
+    keys = torch.cat((cache_k, apply_rope(k[:, None, :], where)), dim=1)
+    cache_v = torch.cat((cache_v, v[:, None, :]), dim=1)
+    out = torch.softmax(q_rot @ keys.mT / math.sqrt(q.shape[-1]), dim=-1) @ cache_v
+    return out.squeeze(1), torch.cat((cache_k, k[:, None, :]), dim=1), cache_v
+""",
+    },
     "rotates the values as well": {
         "cell": "decode_step", "breaks": ["test_decode_step"], "source": _decode(v_new="apply_rope(v[:, None, :], where)"),
     },
@@ -265,37 +308,54 @@ def decode_step(q, k, v, cache_k, cache_v, position):
     return out, cache_k, cache_v
 """,
     },
-    # ---- exercise 4: the smallest base (1 point)
+    # ---- exercise 4: the smallest base (1 point for pairs = 1, 1 for pairs > 1)
     "largest offset seq_len instead of seq_len - 1": {
-        "cell": "smallest_base", "breaks": ["test_smallest_base"],
+        "cell": "smallest_base", "breaks": ["test_smallest_base", "test_smallest_base_pairs"],
         "source": _base("(seq_len / (2 * math.pi)) ** (head_dim / (head_dim - 2 * pairs))"),
     },
     "the slowest pair taken as θ = 1/base (pair index d/2 instead of d/2 - 1)": {
-        "cell": "smallest_base", "breaks": ["test_smallest_base"],
+        "cell": "smallest_base", "breaks": ["test_smallest_base", "test_smallest_base_pairs"],
         "source": _base("((seq_len - 1) / (2 * math.pi)) ** (head_dim / (head_dim - 2 * pairs + 2))"),
     },
     "a full turn of 1 instead of 2π (frequency in turns, not radians)": {
-        "cell": "smallest_base", "breaks": ["test_smallest_base"],
+        "cell": "smallest_base", "breaks": ["test_smallest_base", "test_smallest_base_pairs"],
         "source": _base("(seq_len - 1) ** (head_dim / (head_dim - 2 * pairs))"),
     },
     "half a turn (π) instead of a full turn": {
-        "cell": "smallest_base", "breaks": ["test_smallest_base"],
+        "cell": "smallest_base", "breaks": ["test_smallest_base", "test_smallest_base_pairs"],
         "source": _base("((seq_len - 1) / math.pi) ** (head_dim / (head_dim - 2 * pairs))"),
     },
     "only the slowest pair, whatever `pairs` says": {
-        "cell": "smallest_base", "breaks": ["test_smallest_base"],
+        "cell": "smallest_base", "breaks": ["test_smallest_base_pairs"],
         "source": _base("((seq_len - 1) / (2 * math.pi)) ** (head_dim / (head_dim - 2))"),
     },
     "pair index counted from the fast end (i = pairs instead of d/2 - pairs)": {
-        "cell": "smallest_base", "breaks": ["test_smallest_base"],
+        "cell": "smallest_base", "breaks": ["test_smallest_base", "test_smallest_base_pairs"],
         "source": _base("((seq_len - 1) / (2 * math.pi)) ** (head_dim / (2 * pairs))"),
     },
+    "the group's turns added up must stay within one turn (instead of each pair's)": {
+        "cell": "smallest_base", "breaks": ["test_smallest_base_pairs"],
+        "source": """
+import math
+def smallest_base(seq_len, head_dim, pairs=1):
+    def total_turn(base):
+        return sum((seq_len - 1) * base ** (-2 * i / head_dim) for i in range(head_dim // 2 - pairs, head_dim // 2))
+    low, high = 1.0, 1e300
+    for _ in range(400):
+        mid = math.sqrt(low * high)
+        if total_turn(mid) > 2 * math.pi:
+            low = mid
+        else:
+            high = mid
+    return high
+""",
+    },
     "rounded up to a whole base": {
-        "cell": "smallest_base", "breaks": ["test_smallest_base"],
+        "cell": "smallest_base", "breaks": ["test_smallest_base", "test_smallest_base_pairs"],
         "source": _base("math.ceil(((seq_len - 1) / (2 * math.pi)) ** (head_dim / (head_dim - 2 * pairs)))"),
     },
     "exponent 2i/d where d/(2i) is needed (the base solved the wrong way round)": {
-        "cell": "smallest_base", "breaks": ["test_smallest_base"],
+        "cell": "smallest_base", "breaks": ["test_smallest_base", "test_smallest_base_pairs"],
         "source": _base("((seq_len - 1) / (2 * math.pi)) ** ((head_dim - 2 * pairs) / head_dim)"),
     },
 }
@@ -345,6 +405,22 @@ def rope_half(x, positions, base=10000.0):
     emb = torch.cat((freqs, freqs), dim=-1)
     cos, sin = emb.cos().to(x.dtype), emb.sin().to(x.dtype)
     return x * cos + rotate_half(x) * sin
+""",
+    },
+    "the port fixed with .repeat(1, 2), which tiles [θ ‖ θ]": {
+        "cell": "rope_half",
+        "source": _PORT.replace("repeat_interleave(2, dim=-1)", "repeat(1, 2)"),
+    },
+    "each half written out: [x1 cos − x2 sin ‖ x2 cos + x1 sin], in float32": {
+        "cell": "rope_half",
+        "source": """
+def rope_half(x, positions, base=10000.0):
+    half = x.shape[-1] // 2
+    theta = base ** (-torch.arange(half, dtype=torch.float32) * 2 / x.shape[-1])
+    angle = positions.float().unsqueeze(-1) * theta
+    x1, x2 = x[:, :half].float(), x[:, half:].float()
+    out = torch.cat((x1 * angle.cos() - x2 * angle.sin(), x2 * angle.cos() + x1 * angle.sin()), dim=-1)
+    return out.to(x.dtype)
 """,
     },
     "PyTorch's scaled_dot_product_attention on the rotated query and cache": {
