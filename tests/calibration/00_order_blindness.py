@@ -8,7 +8,7 @@ are correct solutions written differently, which must score full marks.
 """
 
 WRONG_ANSWERS = {
-    # ---- exercise 1: attention_weights ------------------------------------------------------------------
+    # ---- exercise 1: attention_weights -----------------------------------------------------------
     "forgets the 1/sqrt(d) scaling": {
         "cell": "attention_weights",
         "breaks": ["test_attention_weights"],
@@ -81,7 +81,7 @@ def attention_weights(q, k):
     return torch.softmax(q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1]), dim=-1)
 """,
     },
-    # ---- exercise 2: self_attention ---------------------------------------------------------------------
+    # ---- exercise 2: self_attention --------------------------------------------------------------
     "mixes the values up with the inputs (weights @ x)": {
         "cell": "self_attention",
         "breaks": ["test_self_attention"],
@@ -152,7 +152,7 @@ def self_attention(x, w_q, w_k, w_v):
     return weights @ v
 """,
     },
-    # ---- exercise 3: is_permutation_equivariant ---------------------------------------------------------
+    # ---- exercise 3: is_permutation_equivariant --------------------------------------------------
     "tests invariance instead of equivariance": {
         "cell": "is_permutation_equivariant",
         "breaks": ["test_is_permutation_equivariant"],
@@ -209,7 +209,7 @@ def is_permutation_equivariant(fn, x, perm):
     return True
 """,
     },
-    # ---- exercise 4: order_blind_ceiling ----------------------------------------------------------------
+    # ---- exercise 4: order_blind_ceiling ---------------------------------------------------------
     "takes chance (1 / number of classes) for the ceiling": {
         "cell": "order_blind_ceiling",
         "breaks": ["test_order_blind_ceiling"],
@@ -272,7 +272,7 @@ def order_blind_ceiling(tokens, labels):
     return sum(1 / len(g) for g in groups.values()) / len(groups)
 """,
     },
-    # ---- exercise 5: order_blind_loss_floor -------------------------------------------------------------
+    # ---- exercise 5: order_blind_loss_floor ------------------------------------------------------
     "always ln 2, the lecture's number": {
         "cell": "order_blind_loss_floor",
         "breaks": ["test_order_blind_loss_floor"],
@@ -451,7 +451,8 @@ def order_blind_loss_floor(tokens, labels):
     bags = [tuple(sorted(r)) for r in tokens.tolist()]
     pairs = Counter(zip(bags, labels.tolist()))
     sizes = Counter(bags)
-    shares = torch.tensor([pairs[(b, l)] / sizes[b] for b, l in zip(bags, labels.tolist())], dtype=torch.float32)
+    shares = torch.tensor([pairs[(b, l)] / sizes[b] for b, l in zip(bags, labels.tolist())],
+                          dtype=torch.float32)
     return -shares.log().mean().item()
 """,
     },

@@ -7,7 +7,7 @@ solutions written differently, which must score full marks.
 """
 
 WRONG_ANSWERS = {
-    # --- exercise 1: append_position ------------------------------------------------------------------------
+    # --- exercise 1: append_position --------------------------------------------------------------
     "positions start at 1 (off by one)": {
         "cell": "append_position",
         "breaks": ["test_append_position"],
@@ -61,7 +61,8 @@ def append_position(x):
         "source": """
 def append_position(x):
     batch, seq, _ = x.shape
-    positions = torch.arange(seq, dtype=torch.float16).to(x.dtype)[None, :, None].expand(batch, seq, 1)
+    positions = (torch.arange(seq, dtype=torch.float16).to(x.dtype)[None, :, None]
+                 .expand(batch, seq, 1))
     return torch.cat([x, positions], dim=-1)
 """,
     },
@@ -88,7 +89,7 @@ def append_position(x):
     return out
 """,
     },
-    # --- exercise 2: row_entropy -------------------------------------------------------------------------------
+    # --- exercise 2: row_entropy ------------------------------------------------------------------
     "measures entropy in bits (log base 2)": {
         "cell": "row_entropy",
         "breaks": ["test_row_entropy"],
@@ -110,7 +111,8 @@ def row_entropy(weights):
         "cell": "row_entropy", "breaks": ["test_row_entropy"],
         "source": ("def row_entropy(weights):\n"
                    "    weights.fill_(1.0 / weights.shape[-1])\n"
-                   "    return torch.full(weights.shape[:-1], math.log(weights.shape[-1]), dtype=weights.dtype)\n"),
+                   "    return torch.full(weights.shape[:-1], math.log(weights.shape[-1]), "
+                   "dtype=weights.dtype)\n"),
     },
     "torch.where(w > 0, w.log(), 0): right values, NaN gradient at the zeros": {
         "cell": "row_entropy",
@@ -190,7 +192,7 @@ def row_entropy(weights):
     return -(w * safe.log()).sum(dim=-1)
 """,
     },
-    # --- exercise 3: logit_growth ------------------------------------------------------------------------------
+    # --- exercise 3: logit_growth -----------------------------------------------------------------
     "thinks logits grow like the positions (linearly)": {
         "cell": "logit_growth",
         "breaks": ["test_logit_growth"],
@@ -231,7 +233,7 @@ def logit_growth(n_short, n_long):
     return ((n_long - 1) * (n_long - 2)) / ((n_short - 1) * (n_short - 2))
 """,
     },
-    # --- exercise 4: cosine_after_layernorm --------------------------------------------------------------------
+    # --- exercise 4: cosine_after_layernorm -------------------------------------------------------
     "believes LayerNorm erases an appended index too (returns rho)": {
         "cell": "cosine_after_layernorm",
         "breaks": ["test_cosine_after_layernorm"],
@@ -325,7 +327,8 @@ RIGHT_ANSWERS = {
         "source": """
 def append_position(x):
     batch, seq, _ = x.shape
-    positions = torch.arange(seq)[None, :, None].expand(batch, seq, 1)    # int64: cat converts to x's dtype
+    # int64: cat converts to x's dtype
+    positions = torch.arange(seq)[None, :, None].expand(batch, seq, 1)
     return torch.cat([x, positions], dim=-1)
 """,
     },
@@ -387,7 +390,7 @@ def cosine_after_layernorm(rho, p, q, d, mode):
     ones = torch.ones(m, dtype=torch.float64) / math.sqrt(m)
     u = torch.zeros(m, dtype=torch.float64); u[0], u[1] = 1.0, -1.0
     v = torch.zeros(m, dtype=torch.float64); v[0], v[1], v[2] = 1.0, 1.0, -2.0
-    u, v = u / u.norm(), v / v.norm()                # orthonormal, both orthogonal to the ones vector
+    u, v = u / u.norm(), v / v.norm()  # orthonormal, both orthogonal to the ones vector
     a = math.sqrt(m) * u
     b = math.sqrt(m) * (rho * u + math.sqrt(max(1 - rho ** 2, 0.0)) * v)
     if mode == "concat":

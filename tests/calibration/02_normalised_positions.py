@@ -13,7 +13,7 @@ _CHECKS = '''
 '''
 
 WRONG_ANSWERS = {
-    # --- exercise 1: normalise -------------------------------------------------------------------------------
+    # --- exercise 1: normalise --------------------------------------------------------------------
     "divides by the length n instead of n - 1": {
         "cell": "normalise",
         "breaks": ["test_normalise"],
@@ -169,7 +169,7 @@ def normalise(seq_len, max_len=None):
     return normalised_positions(seq_len, "by_max_len", max_len)
 """,
     },
-    # --- exercise 2: copied_offset ---------------------------------------------------------------------------
+    # --- exercise 2: copied_offset ----------------------------------------------------------------
     "believes the model keeps copying `offset` back (consistency)": {
         "cell": "copied_offset",
         "breaks": ["test_copied_offset"],
@@ -194,7 +194,8 @@ def copied_offset(offset, train_len, test_len):
     return offset * (train_len - 1) / (test_len - 1)
 """,
     },
-    "returns nan (not a number compares False with everything: a checker must not let it through)": {
+    ("returns nan (not a number compares False with everything: a checker must not let it "
+     "through)"): {
         "cell": "copied_offset", "breaks": ["test_copied_offset"],
         "source": "def copied_offset(offset, train_len, test_len):\n    return float('nan')\n",
     },
@@ -222,7 +223,7 @@ def copied_offset(offset, train_len, test_len):
     return float(offset + test_len - train_len)
 """,
     },
-    # --- exercise 3: predicted_accuracy ----------------------------------------------------------------------
+    # --- exercise 3: predicted_accuracy -----------------------------------------------------------
     "averages over every position, forgetting the unscored first ones": {
         "cell": "predicted_accuracy",
         "breaks": ["test_predicted_accuracy"],
@@ -280,7 +281,7 @@ def predicted_accuracy(train_len, test_len, offset, vocab_size):
     return (seen + unseen / vocab_size) / scored
 """,
     },
-    # --- exercise 4: first_merged_length ---------------------------------------------------------------------
+    # --- exercise 4: first_merged_length ----------------------------------------------------------
     "stops where the gap falls below the step (one length too early)": {
         "cell": "first_merged_length",
         "breaks": ["test_first_merged_length"],

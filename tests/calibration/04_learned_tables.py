@@ -16,7 +16,8 @@ def add_learned_positions(x, table, start=0):
 _MESSAGE = 'f"the input needs {start + seq_len} positions, but the table has only {max_len} rows"'
 
 
-def _lookup(too_long="start + seq_len > max_len", body="return x + table[start:start + seq_len]", message=_MESSAGE):
+def _lookup(too_long="start + seq_len > max_len", body="return x + table[start:start + seq_len]",
+            message=_MESSAGE):
     """The solution's lookup with one part changed (the defaults give the right answer)."""
     return _LOOKUP.format(too_long=too_long, body=body, message=message)
 
@@ -39,16 +40,20 @@ def adamw_row_after(start, grads, lr, weight_decay):
 """
 
 
-def _adamw(decay="row = row * (1 - lr * weight_decay)", m_hat="m / (1 - beta1 ** t)", v_hat="v / (1 - beta2 ** t)",
+def _adamw(decay="row = row * (1 - lr * weight_decay)", m_hat="m / (1 - beta1 ** t)",
+           v_hat="v / (1 - beta2 ** t)",
            step="row - lr * m_hat / (v_hat.sqrt() + eps)", after="pass"):
     """The solution's AdamW with one part changed (the defaults give the right answer)."""
     return _ADAMW.format(decay=decay, m_hat=m_hat, v_hat=v_hat, step=step, after=after)
 
 
-def _predictions(abandoned="less", opposite_pushes="less", reached_late="more", gradient_size="equal"):
+def _predictions(abandoned="less", opposite_pushes="less", reached_late="more",
+                 gradient_size="equal"):
     """The dict of exercise 2b with some answers changed (the defaults are the right answers)."""
-    return (f"row_predictions = {{\"abandoned\": {abandoned!r}, \"opposite_pushes\": {opposite_pushes!r},\n"
-            f"                   \"reached_late\": {reached_late!r}, \"gradient_size\": {gradient_size!r}}}\n")
+    return (f"row_predictions = {{\"abandoned\": {abandoned!r}, \"opposite_pushes\": "
+            f"{opposite_pushes!r},\n"
+            f"                   \"reached_late\": {reached_late!r}, \"gradient_size\": "
+            f"{gradient_size!r}}}\n")
 
 
 _EX1 = ["test_add_learned_positions"]
@@ -56,10 +61,10 @@ _EX2 = ["test_adamw_row_after"]
 _EX2B = ["test_row_predictions"]
 _EX3A = ["test_similarity_matrix"]
 _EX3B = ["test_nearest_other_position"]
-_EX3 = _EX3A + _EX3B             # 3b calls the student's own similarity_matrix: a wrong 3a can cost 3b too
+_EX3 = _EX3A + _EX3B  # 3b calls the student's own similarity_matrix: a wrong 3a can cost 3b too
 
 WRONG_ANSWERS = {
-    # ---- exercise 1: the lookup -------------------------------------------------------------------------------
+    # ---- exercise 1: the lookup ------------------------------------------------------------------
     "no length check: slicing silently returns fewer rows, the add fails with a shape error": {
         "cell": "add_learned_positions", "breaks": _EX1,
         "source": """
@@ -86,7 +91,8 @@ def add_learned_positions(x, table, start=0):
     },
     "rows built under torch.no_grad() (the table never trains)": {
         "cell": "add_learned_positions", "breaks": _EX1,
-        "source": _lookup(body="with torch.no_grad():\n        rows = table[start:start + seq_len].clone()\n"
+        "source": _lookup(body="with torch.no_grad():\n"
+                               "        rows = table[start:start + seq_len].clone()\n"
                                "    return x + rows"),
     },
     "a bare ValueError(), no message": {
@@ -141,23 +147,26 @@ def add_learned_positions(x, table, start=0):
     },
     "result built in torch.zeros without a dtype: float32 back for float64 input": {
         "cell": "add_learned_positions", "breaks": _EX1,
-        "source": _lookup(body="out = torch.zeros(x.shape)\n    out[...] = x + table[start:start + seq_len]\n"
+        "source": _lookup(body="out = torch.zeros(x.shape)\n"
+                               "    out[...] = x + table[start:start + seq_len]\n"
                                "    return out"),
     },
     "zeroes the table in place and returns x (edits its inputs to agree with the test)": {
         "cell": "add_learned_positions", "breaks": _EX1,
         "source": ("def add_learned_positions(x, table, start=0):\n"
                    "    if start + x.shape[-2] > table.shape[0]:\n"
-                   "        raise ValueError(f'needs {start + x.shape[-2]} positions, the table has {table.shape[0]}')\n"
+                   "        raise ValueError(f'needs {start + x.shape[-2]} positions, the table "
+                   "has {table.shape[0]}')\n"
                    "    table.zero_()\n    return x.clone()\n"),
     },
-    "returns an unreadable value instead of raising (the grader's own errors must not count as ValueError)": {
+    ("returns an unreadable value instead of raising (the grader's own errors "
+     "must not count as ValueError)"): {
         "cell": "add_learned_positions", "breaks": _EX1,
         "source": ("def add_learned_positions(x, table, start=0):\n"
                    "    if start + x.shape[-2] > table.shape[0]:\n        return 2 ** 300\n"
                    "    return x + table[start:start + x.shape[-2]]\n"),
     },
-    # ---- exercise 2: where AdamW leaves a row -------------------------------------------------------------------
+    # ---- exercise 2: where AdamW leaves a row ----------------------------------------------------
     "the lecture's decay-only formula for every row, whatever its gradients": {
         "cell": "adamw_row_after", "breaks": _EX2,
         "source": """
@@ -212,11 +221,13 @@ def adamw_row_after(start, grads, lr, weight_decay):
     },
     "decays start in place (the caller's start shrinks)": {
         "cell": "adamw_row_after", "breaks": _EX2,
-        "source": _adamw(decay="row.mul_(1 - lr * weight_decay)").replace("row = start.clone()", "row = start"),
+        "source": _adamw(decay="row.mul_(1 - lr * weight_decay)").replace("row = start.clone()",
+                                                                          "row = start"),
     },
     "moments kept in float64 'for precision': float64 back for float32 input": {
         "cell": "adamw_row_after", "breaks": _EX2,
-        "source": _adamw().replace("torch.zeros_like(start)", "torch.zeros(start.shape, dtype=torch.float64)"),
+        "source": _adamw().replace("torch.zeros_like(start)",
+                                   "torch.zeros(start.shape, dtype=torch.float64)"),
     },
     "calls torch.optim.AdamW itself (the exercise asks for the arithmetic)": {
         "cell": "adamw_row_after", "breaks": _EX2,
@@ -230,11 +241,12 @@ def adamw_row_after(start, grads, lr, weight_decay):
     return part.detach()
 """,
     },
-    "a message that names Adam in a string (the prompt forbids it; the grader cannot tell it from a call)": {
+    ("a message that names Adam in a string (the prompt forbids it; the grader "
+     "cannot tell it from a call)"): {
         "cell": "adamw_row_after", "breaks": _EX2,
         "source": _adamw(after='print(f"Adam step {t}")'),
     },
-    # ---- exercise 2b: predictions ------------------------------------------------------------------------------
+    # ---- exercise 2b: predictions ----------------------------------------------------------------
     "decay alone once the gradients stop (an abandoned row's momentum forgotten)": {
         "cell": "row_predictions", "breaks": _EX2B,
         "source": _predictions(abandoned="equal"),
@@ -261,13 +273,14 @@ def adamw_row_after(start, grads, lr, weight_decay):
     },
     "answers capitalised ('Less'): not one of the three strings": {
         "cell": "row_predictions", "breaks": _EX2B,
-        "source": _predictions(abandoned="Less", opposite_pushes="Less", reached_late="More", gradient_size="Equal"),
+        "source": _predictions(abandoned="Less", opposite_pushes="Less", reached_late="More",
+                               gradient_size="Equal"),
     },
     "the template left with None in it": {
         "cell": "row_predictions", "breaks": _EX2B,
         "source": _predictions(gradient_size="None").replace("'None'", "None"),
     },
-    # ---- exercise 3a: the similarity matrix -----------------------------------------------------------------------
+    # ---- exercise 3a: the similarity matrix ------------------------------------------------------
     "plain dot products, not cosines": {
         "cell": "similarity_matrix", "breaks": _EX3,
         "source": """
@@ -318,7 +331,7 @@ def similarity_matrix(table):
     return out
 """,
     },
-    # ---- exercise 3b: the nearest other position ------------------------------------------------------------------
+    # ---- exercise 3b: the nearest other position -------------------------------------------------
     "forgets to leave the row itself out (every position is its own nearest)": {
         "cell": "nearest_other_position", "breaks": _EX3B,
         "source": """
@@ -344,7 +357,8 @@ def nearest_other_position(table):
     return similarity.argmax(dim=1)
 """,
     },
-    "the second of topk(2), assuming the first is always the row itself (wrong with parallel rows)": {
+    ("the second of topk(2), assuming the first is always the row itself (wrong with parallel "
+     "rows)"): {
         "cell": "nearest_other_position", "breaks": _EX3B,
         "source": """
 def nearest_other_position(table):
@@ -387,7 +401,8 @@ RIGHT_ANSWERS = {
 def add_learned_positions(x, table, start=0):
     seq = x.shape[-2]
     if start + seq > len(table):
-        raise ValueError(f"only {len(table)} positions in the table, got positions up to {start + seq}")
+        raise ValueError(f"only {len(table)} positions in the table, got "
+                         f"positions up to {start + seq}")
     return x + torch.nn.functional.embedding(torch.arange(start, start + seq), table)
 """,
     },
@@ -398,8 +413,10 @@ def add_learned_positions(x, table, start=0):
                    "def add_learned_positions(x, table, start=0):\n"
                    "    seq_len, max_len = x.shape[-2], table.shape[0]\n"
                    "    if start + seq_len > max_len:\n"
-                   "        raise PositionOutOfRange(f'max_len = {max_len}, but positions {start}..{start + seq_len - 1} '\n"
-                   "                                 f'({start + seq_len} in all) were asked for')\n"
+                   "        raise PositionOutOfRange("
+                   "f'max_len = {max_len}, but positions {start}..{start + seq_len - 1} '\n"
+                   "                                 "
+                   "f'({start + seq_len} in all) were asked for')\n"
                    "    rows = torch.stack([table[start + i] for i in range(seq_len)])\n"
                    "    print('adding', rows.shape[0], 'rows')\n"
                    "    return x + rows\n"),
@@ -410,7 +427,8 @@ def add_learned_positions(x, table, start=0):
 def add_learned_positions(x, table, start=0):
     n = x.shape[-2]
     if n + start > table.shape[0]:
-        raise ValueError("{} positions needed, {} rows in the table".format(n + start, table.shape[0]))
+        raise ValueError("{} positions needed, {} rows in the table"
+                         .format(n + start, table.shape[0]))
     return (x.double() + table[start:start + n].double()).to(x.dtype)
 """,
     },
@@ -434,7 +452,8 @@ def adamw_row_after(start, grads, lr, weight_decay, betas=(0.9, 0.999), eps=1e-8
     return param
 """,
     },
-    "computed in float64 and cast back, with a warning and a print (no banned name in its strings)": {
+    ("computed in float64 and cast back, with a warning and a print (no banned name in its "
+     "strings)"): {
         "cell": "adamw_row_after",
         "source": """
 import warnings
@@ -461,7 +480,8 @@ def adamw_row_after(start, grads, lr, weight_decay):
         "source": """
 def _moved(start, grads, weight_decay):
     grads = torch.tensor(grads, dtype=torch.float64)[:, None]
-    return adamw_row_after(torch.tensor([start], dtype=torch.float64), grads, 0.01, weight_decay).item()
+    return adamw_row_after(torch.tensor([start], dtype=torch.float64), grads, 0.01,
+                           weight_decay).item()
 
 def _compare(x, y):
     return "equal" if abs(x - y) < 1e-4 else ("less" if x < y else "more")
@@ -470,7 +490,8 @@ _after_10 = _moved(1.0, [1.0] * 10, 0.1)
 row_predictions = {
     "abandoned": _compare(_moved(1.0, [1.0] * 10 + [0.0] * 90, 0.1), _after_10 * 0.999 ** 90),
     "opposite_pushes": _compare(_moved(0.0, [1.0, -1.0] + [0.0] * 98, 0.0), 0.0),
-    "reached_late": _compare(abs(_moved(0.0, [0.0] * 90 + [1.0] * 10, 0.0)), abs(_moved(0.0, [1.0] * 10, 0.0))),
+    "reached_late": _compare(abs(_moved(0.0, [0.0] * 90 + [1.0] * 10, 0.0)),
+                             abs(_moved(0.0, [1.0] * 10, 0.0))),
     "gradient_size": _compare(abs(_moved(0.0, [1000.0] * 10 + [0.0] * 90, 0.0)),
                               abs(_moved(0.0, [1.0] * 10 + [0.0] * 90, 0.0))),
 }

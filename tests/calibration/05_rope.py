@@ -21,7 +21,8 @@ def rope_interleaved(x, positions, base=10000.0):
 
 def _interleaved(exponent="/ d", shift="", first="0::2", second="1::2", sign_a="-", sign_b="+"):
     """The solution's rotation with one part changed (the defaults give the right answer)."""
-    return _INTERLEAVED.format(exponent=exponent, shift=shift, first=first, second=second, sign_a=sign_a, sign_b=sign_b)
+    return _INTERLEAVED.format(exponent=exponent, shift=shift, first=first, second=second,
+                               sign_a=sign_a, sign_b=sign_b)
 
 
 _HALF = """
@@ -67,9 +68,11 @@ def decode_step(q, k, v, cache_k, cache_v, position):
 """
 
 
-def _decode(where="position", q_rot="apply_rope(q[:, None, :], where)", cache_k="torch.cat((cache_k, k_rot), dim=1)",
+def _decode(where="position", q_rot="apply_rope(q[:, None, :], where)",
+            cache_k="torch.cat((cache_k, k_rot), dim=1)",
             v_new="v[:, None, :]", scale="/ math.sqrt(q.shape[-1])", dim="-1"):
-    return _DECODE.format(where=where, q_rot=q_rot, cache_k=cache_k, v_new=v_new, scale=scale, dim=dim)
+    return _DECODE.format(where=where, q_rot=q_rot, cache_k=cache_k, v_new=v_new,
+                          scale=scale, dim=dim)
 
 
 _BASE = """
@@ -86,13 +89,16 @@ def _base(body):
 WRONG_ANSWERS = {
     # ---- exercise 1: interleaved RoPE by hand (3 points)
     "exponent i/d with i the pair index (frequencies fall too slowly)": {
-        "cell": "rope_interleaved", "breaks": ["test_rope_interleaved"], "source": _interleaved(exponent="/ 2 / d"),
+        "cell": "rope_interleaved", "breaks": ["test_rope_interleaved"],
+        "source": _interleaved(exponent="/ 2 / d"),
     },
     "turns the wrong way (the transposed rotation)": {
-        "cell": "rope_interleaved", "breaks": ["test_rope_interleaved"], "source": _interleaved(sign_a="+", sign_b="-"),
+        "cell": "rope_interleaved", "breaks": ["test_rope_interleaved"],
+        "source": _interleaved(sign_a="+", sign_b="-"),
     },
     "positions counted from 1": {
-        "cell": "rope_interleaved", "breaks": ["test_rope_interleaved"], "source": _interleaved(shift=" + 1"),
+        "cell": "rope_interleaved", "breaks": ["test_rope_interleaved"],
+        "source": _interleaved(shift=" + 1"),
     },
     "half-split pairs where interleaved ones were asked for": {
         "cell": "rope_interleaved", "breaks": ["test_rope_interleaved"],
@@ -100,7 +106,8 @@ WRONG_ANSWERS = {
     },
     "ignores the positions it is given (0, 1, 2, ... always)": {
         "cell": "rope_interleaved", "breaks": ["test_rope_interleaved"],
-        "source": _interleaved().replace("positions.to(torch.float64)", "torch.arange(x.shape[0], dtype=torch.float64)"),
+        "source": _interleaved().replace("positions.to(torch.float64)",
+                                         "torch.arange(x.shape[0], dtype=torch.float64)"),
     },
     "computes the angles in x's dtype (float16 angles are off by radians at position 1000)": {
         "cell": "rope_interleaved", "breaks": ["test_rope_interleaved"],
@@ -122,7 +129,8 @@ def rope_interleaved(x, positions, base=10000.0):
     },
     "float32 work and float32 result for every dtype": {
         "cell": "rope_interleaved", "breaks": ["test_rope_interleaved"],
-        "source": _interleaved().replace("torch.float64", "torch.float32").replace(".double()", ".float()")
+        "source": _interleaved().replace("torch.float64", "torch.float32")
+                                .replace(".double()", ".float()")
                                 .replace("return out.to(x.dtype)", "return out"),
     },
     "builds the result from Python numbers (the gradient never reaches x)": {
@@ -136,7 +144,8 @@ def rope_interleaved(x, positions, base=10000.0):
         for i in range(d // 2):
             angle = m * base ** (-2 * i / d)
             a, b = row[2 * i], row[2 * i + 1]
-            out += [a * math.cos(angle) - b * math.sin(angle), a * math.sin(angle) + b * math.cos(angle)]
+            out += [a * math.cos(angle) - b * math.sin(angle),
+                    a * math.sin(angle) + b * math.cos(angle)]
         rows.append(out)
     return torch.tensor(rows, dtype=x.dtype)
 """,
@@ -181,24 +190,29 @@ def rope_interleaved(x, positions, base=10000.0):
         "cell": "rope_half", "breaks": ["test_rope_half"],
         "source": _half(rotate="torch.cat((x64[:, d // 2:], -x64[:, : d // 2]), dim=-1)"),
     },
-    "the port handed in unchanged: angles repeated in place (θ0, θ0, θ1, θ1, ...) instead of [θ ‖ θ]": {
+    ("the port handed in unchanged: angles repeated in place (θ0, θ0, θ1, "
+     "θ1, ...) instead of [θ ‖ θ]"): {
         "cell": "rope_half", "breaks": ["test_rope_half"], "source": _PORT,
     },
     "the port with only cos fixed (sin still laid out for interleaved pairs)": {
         "cell": "rope_half", "breaks": ["test_rope_half"],
-        "source": _PORT.replace("cos = freqs.cos().repeat_interleave(2, dim=-1)", "cos = torch.cat((freqs, freqs), dim=-1).cos()"),
+        "source": _PORT.replace("cos = freqs.cos().repeat_interleave(2, dim=-1)",
+                                "cos = torch.cat((freqs, freqs), dim=-1).cos()"),
     },
-    "reorders x into interleaved pairs and rotates them, but never puts the features back in place": {
+    ("reorders x into interleaved pairs and rotates them, but never puts the features back in "
+     "place"): {
         "cell": "rope_half", "breaks": ["test_rope_half"],
         "source": """
 def rope_half(x, positions, base=10000.0):
     d = x.shape[-1]
-    order = torch.stack((torch.arange(d // 2), torch.arange(d // 2, d)), dim=-1).flatten()   # 0, d/2, 1, d/2 + 1, ...
+    # 0, d/2, 1, d/2 + 1, ...
+    order = torch.stack((torch.arange(d // 2), torch.arange(d // 2, d)), dim=-1).flatten()
     y = x.double()[:, order]
     theta = base ** (-torch.arange(0, d, 2, dtype=torch.float64) / d)
     angles = positions.to(torch.float64)[:, None] * theta
     a, b = y[:, 0::2], y[:, 1::2]
-    out = torch.stack((a * angles.cos() - b * angles.sin(), a * angles.sin() + b * angles.cos()), dim=-1)
+    out = torch.stack((a * angles.cos() - b * angles.sin(),
+                       a * angles.sin() + b * angles.cos()), dim=-1)
     return out.flatten(-2).to(x.dtype)
 """,
     },
@@ -209,7 +223,8 @@ def rope_half(x, positions, base=10000.0):
     },
     "pairs feature i with feature d - 1 - i (mirror instead of shift)": {
         "cell": "rope_half", "breaks": ["test_rope_half"],
-        "source": _half(rotate="torch.cat((-x64[:, d // 2:].flip(-1), x64[:, : d // 2].flip(-1)), dim=-1)"),
+        "source": _half(rotate="torch.cat((-x64[:, d // 2:].flip(-1), "
+                               "x64[:, : d // 2].flip(-1)), dim=-1)"),
     },
     "HF's rope in x's dtype, angles included (float16 positions)": {
         "cell": "rope_half", "breaks": ["test_rope_half"],
@@ -242,12 +257,13 @@ def rope_half(x, positions, base=10000.0):
                                   "where.expand(cache_k.shape[1] + 1))"),
     },
     "rotates the new token by the cache length instead of its position": {
-        "cell": "decode_step", "breaks": ["test_decode_step"], "source": _decode(where="cache_k.shape[1]"),
+        "cell": "decode_step", "breaks": ["test_decode_step"],
+        "source": _decode(where="cache_k.shape[1]"),
     },
     "apply_rope's default positions: the new query and key are turned by 0": {
         "cell": "decode_step", "breaks": ["test_decode_step"],
-        "source": _decode(q_rot="apply_rope(q[:, None, :])").replace("k_rot = apply_rope(k[:, None, :], where)",
-                                                                     "k_rot = apply_rope(k[:, None, :])"),
+        "source": _decode(q_rot="apply_rope(q[:, None, :])").replace(
+            "k_rot = apply_rope(k[:, None, :], where)", "k_rot = apply_rope(k[:, None, :])"),
     },
     "caches unrotated keys and rotates them all by 0..n at every step": {
         "cell": "decode_step", "breaks": ["test_decode_step"],
@@ -287,7 +303,8 @@ def decode_step(q, k, v, cache_k, cache_v, position):
 """,
     },
     "rotates the values as well": {
-        "cell": "decode_step", "breaks": ["test_decode_step"], "source": _decode(v_new="apply_rope(v[:, None, :], where)"),
+        "cell": "decode_step", "breaks": ["test_decode_step"],
+        "source": _decode(v_new="apply_rope(v[:, None, :], where)"),
     },
     "forgets the 1/sqrt(d) scaling": {
         "cell": "decode_step", "breaks": ["test_decode_step"], "source": _decode(scale=""),
@@ -315,7 +332,8 @@ def decode_step(q, k, v, cache_k, cache_v, position):
     },
     "the slowest pair taken as θ = 1/base (pair index d/2 instead of d/2 - 1)": {
         "cell": "smallest_base", "breaks": ["test_smallest_base", "test_smallest_base_pairs"],
-        "source": _base("((seq_len - 1) / (2 * math.pi)) ** (head_dim / (head_dim - 2 * pairs + 2))"),
+        "source": _base("((seq_len - 1) / (2 * math.pi)) ** (head_dim / "
+                        "(head_dim - 2 * pairs + 2))"),
     },
     "a full turn of 1 instead of 2π (frequency in turns, not radians)": {
         "cell": "smallest_base", "breaks": ["test_smallest_base", "test_smallest_base_pairs"],
@@ -339,7 +357,8 @@ def decode_step(q, k, v, cache_k, cache_v, position):
 import math
 def smallest_base(seq_len, head_dim, pairs=1):
     def total_turn(base):
-        return sum((seq_len - 1) * base ** (-2 * i / head_dim) for i in range(head_dim // 2 - pairs, head_dim // 2))
+        return sum((seq_len - 1) * base ** (-2 * i / head_dim)
+                   for i in range(head_dim // 2 - pairs, head_dim // 2))
     low, high = 1.0, 1e300
     for _ in range(400):
         mid = math.sqrt(low * high)
@@ -352,7 +371,8 @@ def smallest_base(seq_len, head_dim, pairs=1):
     },
     "rounded up to a whole base": {
         "cell": "smallest_base", "breaks": ["test_smallest_base", "test_smallest_base_pairs"],
-        "source": _base("math.ceil(((seq_len - 1) / (2 * math.pi)) ** (head_dim / (head_dim - 2 * pairs)))"),
+        "source": _base("math.ceil(((seq_len - 1) / (2 * math.pi))"
+                        " ** (head_dim / (head_dim - 2 * pairs)))"),
     },
     "exponent 2i/d where d/(2i) is needed (the base solved the wrong way round)": {
         "cell": "smallest_base", "breaks": ["test_smallest_base", "test_smallest_base_pairs"],
@@ -419,7 +439,8 @@ def rope_half(x, positions, base=10000.0):
     theta = base ** (-torch.arange(half, dtype=torch.float32) * 2 / x.shape[-1])
     angle = positions.float().unsqueeze(-1) * theta
     x1, x2 = x[:, :half].float(), x[:, half:].float()
-    out = torch.cat((x1 * angle.cos() - x2 * angle.sin(), x2 * angle.cos() + x1 * angle.sin()), dim=-1)
+    out = torch.cat((x1 * angle.cos() - x2 * angle.sin(),
+                     x2 * angle.cos() + x1 * angle.sin()), dim=-1)
     return out.to(x.dtype)
 """,
     },
@@ -430,7 +451,8 @@ def decode_step(q, k, v, cache_k, cache_v, position):
     where = torch.tensor([position])
     new_k = torch.cat([cache_k, apply_rope(k.unsqueeze(-2), where)], dim=-2)
     new_v = torch.cat([cache_v, v.unsqueeze(-2)], dim=-2)
-    out = torch.nn.functional.scaled_dot_product_attention(apply_rope(q.unsqueeze(-2), where), new_k, new_v)
+    out = torch.nn.functional.scaled_dot_product_attention(apply_rope(q.unsqueeze(-2), where),
+                                                           new_k, new_v)
     return out[:, 0], new_k, new_v
 """,
     },
@@ -475,7 +497,8 @@ def smallest_base(seq_len, head_dim, pairs=1):
         "source": """
 def smallest_base(seq_len, head_dim, pairs=1):
     i = head_dim // 2 - pairs
-    log_b = (head_dim / (2 * i)) * (torch.log(torch.tensor(seq_len - 1.0, dtype=torch.float64)) - math.log(2 * math.pi))
+    log_b = (head_dim / (2 * i)) * (torch.log(torch.tensor(seq_len - 1.0, dtype=torch.float64))
+                                    - math.log(2 * math.pi))
     return log_b.exp()
 """,
     },
