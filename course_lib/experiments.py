@@ -32,6 +32,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ._validation import require_choice, require_int
 from .attention import TinyTransformer
 from .learned import LearnedPositions
 from .normalised_position import NormalisedPosition
@@ -81,9 +82,7 @@ COPY_SCHEMES = {
 
 def copy_scheme(name: str, config: CopyExperiment = COPY_EXPERIMENT) -> PositionScheme:
     """A fresh, untrained position scheme of the standard experiment, by name (``COPY_SCHEMES``)."""
-    if name not in COPY_SCHEMES:
-        raise ValueError(f"scheme must be one of {sorted(COPY_SCHEMES)}, got {name!r}.")
-    return COPY_SCHEMES[name](config)
+    return COPY_SCHEMES[require_choice("scheme", name, COPY_SCHEMES)](config)
 
 
 @lru_cache(maxsize=None)
@@ -126,10 +125,8 @@ def train_copy_model(scheme: str, seed: int = 0, config: CopyExperiment = COPY_E
     """
     if not isinstance(config, CopyExperiment):
         raise ValueError(f"config must be a CopyExperiment, got {type(config).__name__}.")
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ValueError(f"seed must be an int >= 0, got {seed!r}.")
-    if scheme not in COPY_SCHEMES:                   # a readable error before any training
-        raise ValueError(f"scheme must be one of {sorted(COPY_SCHEMES)}, got {scheme!r}.")
+    seed = require_int("seed", seed, minimum=0)       # a plain int: it is part of the cache key
+    require_choice("scheme", scheme, COPY_SCHEMES)   # a readable error before any training
     model, losses = _trained(scheme, seed, config)
     model = copy.deepcopy(model)
     return (model, list(losses)) if return_losses else model

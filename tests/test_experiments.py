@@ -76,8 +76,8 @@ def test_every_scheme_of_the_standard_experiment_builds_and_runs():
 
 @pytest.mark.parametrize("call, message", [
     (lambda: train_copy_model("halves"), "scheme must be one of"),
-    (lambda: train_copy_model("rope", seed=-1), "seed must be an int >= 0"),
-    (lambda: train_copy_model("rope", seed=1.5), "seed must be an int >= 0"),
+    (lambda: train_copy_model("rope", seed=-1), "seed must be at least 0"),
+    (lambda: train_copy_model("rope", seed=1.5), "seed must be a whole number"),
     (lambda: train_copy_model("rope", config={"steps": 3}), "config must be a CopyExperiment"),
     (lambda: copy_scheme("RoPE"), "'rope'"),
 ])
