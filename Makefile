@@ -15,7 +15,7 @@ JOBS   ?= 2
 # Slow cells (training loops) get this many seconds before nbval gives up.
 CELL_TIMEOUT ?= 300
 
-.PHONY: help lab lab-instructor test test-fast exercises release slides grade bench mutants clean
+.PHONY: help lab lab-instructor test test-fast exercises release slides grade bench mutants seeds clean
 
 help:
 	@echo "make lab        set up and open the course in JupyterLab (start here)"
@@ -28,6 +28,7 @@ help:
 	@echo "make grade ASSIGNMENT=NN_topic SUBMISSIONS=folder-or-zip   grade a class (sandboxed) into grading/"
 	@echo "make bench      speed measurements, printed as ratios"
 	@echo "make mutants    grader sensitivity: mutate the solutions, count the mutants that lose points (minutes)"
+	@echo "make seeds      re-run every lecture notebook with its seeds shifted (SHIFTS=\"1 2 5\"); do its claims hold?"
 	@echo "make clean      remove the virtual environment and built slides (never class data)"
 
 # --- set-up -----------------------------------------------------------------
@@ -120,6 +121,13 @@ slides: $(VENV)/.course slides/node_modules/.installed
 # chapter, graded like a real class; prints the share killed and the survivors. Not part of `make test`.
 mutants: $(VENV)/.course
 	$(PY) tools/mutants.py $(CHAPTERS)
+
+# Claims that rest on a random draw must hold on other draws: every lecture notebook again with every
+# seed moved by each shift; prints a table per notebook and shift. Not part of `make test` (~6 min a
+# shift on 2 cores). NOTEBOOKS=notebooks/05_rope.ipynb for one chapter.
+SHIFTS ?= 1 2 5
+seeds: $(VENV)/.test
+	$(PY) tools/seed_shift.py --shifts $(SHIFTS) --jobs $(JOBS) $(NOTEBOOKS)
 
 bench: $(VENV)/.course
 	@for script in benchmarks/bench_*.py; do echo "== $$script"; $(PY) "$$script" || exit 1; done

@@ -39,7 +39,7 @@ from .normalised_position import NormalisedPosition
 from .rope import RotaryPositions
 from .schemes import NoPositions, PositionScheme
 from .sinusoidal import SinusoidalPositions
-from .tasks import CopyBackTask
+from .tasks import CopyBackTask, MixedLengths
 from .training import seed_everything, train
 
 
@@ -49,7 +49,8 @@ class CopyExperiment:
 
     offset: int = 3            # copy the token this many places back
     vocab_size: int = 16
-    train_len: int = 16        # every training sequence has this length
+    train_len: int = 16        # every training sequence has this length (unless train_lens)
+    train_lens: tuple[int, ...] = ()  # if given, each batch draws its length from these instead
     max_len: int = 64          # longest test length; sizes the learned table and p/max_len
     d_model: int = 32
     num_heads: int = 2
@@ -58,9 +59,15 @@ class CopyExperiment:
     batch_size: int = 64
     lr: float = 3e-3
     weight_decay: float = 0.01
+    causal: bool = False       # True: each token attends only to itself and earlier tokens
 
     def task(self) -> CopyBackTask:
+        """The task at the training length (``measure_extrapolation`` sets other lengths)."""
         return CopyBackTask(offset=self.offset, vocab_size=self.vocab_size, seq_len=self.train_len)
+
+    def training_task(self) -> CopyBackTask | MixedLengths:
+        """What the model is trained on: ``task()``, or ``task()`` at the ``train_lens`` mixed."""
+        return MixedLengths(self.task(), self.train_lens) if self.train_lens else self.task()
 
     @property
     def head_dim(self) -> int:
@@ -109,8 +116,8 @@ def _train_once(name: str, seed: int,
     seed_everything(seed)
     model = TinyTransformer(config.vocab_size, config.vocab_size, d_model=config.d_model,
                             num_heads=config.num_heads, num_layers=config.num_layers,
-                            position=copy_scheme(name, config), pool=None)
-    losses = train(model, config.task(), steps=config.steps, batch_size=config.batch_size,
+                            position=copy_scheme(name, config), causal=config.causal, pool=None)
+    losses = train(model, config.training_task(), steps=config.steps, batch_size=config.batch_size,
                    lr=config.lr, seed=seed, progress=False, weight_decay=config.weight_decay)
     return model, tuple(losses)
 

@@ -137,6 +137,36 @@ class CopyBackTask:
         return tokens, labels
 
 
+@dataclass(frozen=True)
+class MixedLengths:
+    """A task trained at several lengths: each batch draws its length uniformly from ``lengths``.
+
+    The standard remedy for "this model only ever saw one length" (chapter 02 measures what it
+    does and does not fix). ``task`` is any task whose ``sample`` takes a ``seq_len``.
+    """
+
+    task: CopyBackTask
+    lengths: tuple[int, ...]
+
+    def __post_init__(self):
+        if not self.lengths or any(isinstance(n, bool) or not isinstance(n, int) or n < 1
+                                   for n in self.lengths):
+            raise ValueError(f"lengths must be a non-empty tuple of positive ints, "
+                             f"got {self.lengths!r}.")
+
+    @property
+    def num_classes(self) -> int:
+        return self.task.num_classes
+
+    def sample(self, batch_size: int, generator: torch.Generator | None = None,
+               seq_len: int | None = None):
+        """tokens, labels (batch, n): n is ``seq_len`` if given, else one of ``lengths`` drawn
+        from ``generator`` (one length per batch, so a batch stays a rectangle)."""
+        if seq_len is None:
+            seq_len = self.lengths[int(torch.randint(len(self.lengths), (1,), generator=generator))]
+        return self.task.sample(batch_size, generator, seq_len=seq_len)
+
+
 def copy_offset_profile(
     tokens: torch.Tensor, predictions: torch.Tensor, max_offset: int
 ) -> torch.Tensor:

@@ -9,7 +9,14 @@ import numpy as np
 import pytest
 import torch
 
-from course_lib import LearnedPositions, TinyTransformer, seed_everything, train
+from course_lib import (
+    CopyBackTask,
+    LearnedPositions,
+    MixedLengths,
+    TinyTransformer,
+    seed_everything,
+    train,
+)
 from course_lib.experiments import COPY_SCHEMES, CopyExperiment, copy_scheme, train_copy_model
 from course_lib.rope import RotaryPositions
 
@@ -84,3 +91,30 @@ def test_every_scheme_of_the_standard_experiment_builds_and_runs():
 def test_bad_arguments_say_what_is_allowed(call, message):
     with pytest.raises(ValueError, match=message):
         call()
+
+
+def test_mixed_length_training_draws_every_listed_length_and_only_those():
+    task = MixedLengths(CopyBackTask(seq_len=16), (8, 12, 32))
+    gen = torch.Generator().manual_seed(0)
+    seen = {task.sample(2, gen)[0].shape[1] for _ in range(60)}
+    assert seen == {8, 12, 32}
+    assert task.sample(2, gen, seq_len=20)[0].shape == (2, 20)    # an explicit length wins
+    assert CopyExperiment(train_lens=(8, 32)).training_task().lengths == (8, 32)
+    assert CopyExperiment().training_task() == CopyExperiment().task()
+
+
+def test_a_causal_experiment_trains_a_causal_model():
+    """Changing a later token must not change an earlier token's logits (and does without)."""
+    tokens = torch.randint(16, (1, 16), generator=torch.Generator().manual_seed(0))
+    changed = tokens.clone()
+    changed[0, -1] = (changed[0, -1] + 1) % 16
+    for causal in (True, False):
+        model = train_copy_model("rope", seed=0, config=CopyExperiment(steps=3, causal=causal))
+        moved = (model(tokens)[0, :-1] - model(changed)[0, :-1]).abs().max().item()
+        assert (moved == 0) == causal, (causal, moved)
+
+
+@pytest.mark.parametrize("lengths", [(), (8, 0), (8, 2.5), (True,)])
+def test_mixed_lengths_reject_bad_length_lists(lengths):
+    with pytest.raises(ValueError, match="lengths must be a non-empty tuple of positive ints"):
+        MixedLengths(CopyBackTask(), lengths)
