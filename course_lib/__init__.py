@@ -52,7 +52,15 @@ from .checkers import (
 from .experiments import COPY_EXPERIMENT, CopyExperiment, train_copy_model
 from .extrapolation import extrapolation_table, measure_extrapolation, plot_per_position
 from .integer_position import IntegerPosition, layernorm_cosine, length_sweep
-from .learned import PUBLISHED_TABLES, LearnedPositions, position_similarity
+from .learned import (
+    INITIAL_STD,
+    PUBLISHED_TABLES,
+    LearnedPositions,
+    RandomStartPositions,
+    interpolate_table,
+    position_similarity,
+    tile_table,
+)
 from .normalised_position import NormalisedPosition, normalised_positions
 from .plotting import plot_attention, plot_vector_bars, use_lecture_style
 from .relative_bias import T5RelativeBias, t5_relative_position_bucket
@@ -94,6 +102,10 @@ __all__ = [
     "IGNORE_INDEX",
     "NormalisedPosition",
     "PUBLISHED_TABLES",
+    "INITIAL_STD",
+    "RandomStartPositions",
+    "interpolate_table",
+    "tile_table",
     "normalised_positions",
     "CheckFailed",
     "IntegerPosition",

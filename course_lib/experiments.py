@@ -34,7 +34,7 @@ from torch import nn
 
 from ._validation import require_choice, require_int
 from .attention import TinyTransformer
-from .learned import LearnedPositions
+from .learned import LearnedPositions, RandomStartPositions
 from .normalised_position import NormalisedPosition
 from .rope import RotaryPositions
 from .schemes import NoPositions, PositionScheme
@@ -83,6 +83,7 @@ COPY_SCHEMES = {
     "by_max_len": lambda c: NormalisedPosition("by_max_len", max_len=c.max_len),
     "sinusoidal": lambda c: SinusoidalPositions(c.d_model),
     "learned": lambda c: LearnedPositions(c.max_len, c.d_model),
+    "learned_random_start": lambda c: RandomStartPositions(c.max_len, c.d_model),
     "rope": lambda c: RotaryPositions(c.head_dim),
 }
 
