@@ -25,6 +25,7 @@ as float16, "neox" names one model rather than a layout (Marian's table has it t
 
 from __future__ import annotations
 
+import copy
 import math
 
 import torch
@@ -36,6 +37,7 @@ from ._validation import (
     require_layout,
     require_positive_float,
 )
+from .attention import TinyTransformer
 from .rope import rope_inv_freq
 from .schemes import PositionScheme
 
@@ -152,3 +154,126 @@ class SinusoidalPositions(PositionScheme):
                 f"({x.shape[-1]})."
             )
         return x + table
+
+
+def permute_residual_stream(model: TinyTransformer, order) -> TinyTransformer:
+    """A copy of ``model`` whose residual stream is reordered: new feature j = old feature order[j].
+
+    model: a ``TinyTransformer`` whose position scheme adds to the tokens (no concatenated
+    features, no parameters). order: (d_model,) a permutation of 0 .. d_model − 1.
+
+    Every layer that *writes* the stream (token embedding, attention ``proj``, the MLP's second
+    layer) has its output rows reordered; every layer that *reads* it (``qkv``, the MLP's first
+    layer, ``head``) its input columns; every LayerNorm's γ and β follow the features (its mean and
+    variance do not depend on their order). The position scheme is not touched: the copy computes
+    the old model's outputs exactly when the vector its scheme adds is reordered the same way —
+    which is how a checkpoint moves between the interleaved and half-split tables
+    (``convert_layout``). Reordering only the first layer that reads the stream is *not* enough:
+    the sum token + position passes through LayerNorm, whose γ and β, and the residual path
+    around each block, still expect the old order.
+    """
+    if not isinstance(model, TinyTransformer):
+        raise ValueError(f"model must be a TinyTransformer, got {type(model).__name__}.")
+    d_model = model.ln_final.normalized_shape[0]
+    if model.position.extra_dims or any(True for _ in model.position.parameters()):
+        raise ValueError(
+            "permute_residual_stream needs a position scheme that adds a fixed vector to the "
+            "tokens (no concatenated features, no parameters); "
+            f"got {type(model.position).__name__}."
+        )
+    order = torch.as_tensor(order)
+    if order.dtype.is_floating_point or order.shape != (d_model,) or not torch.equal(
+            order.sort().values, torch.arange(d_model)):
+        raise ValueError(
+            f"order must hold each of 0 .. {d_model - 1} once (a permutation of the model's "
+            f"{d_model} features), got {order.tolist()}."
+        )
+    new = copy.deepcopy(model)
+    with torch.no_grad():
+        new.token_embedding.weight.copy_(model.token_embedding.weight[:, order])   # writes
+        for old, block in zip(model.blocks, new.blocks):
+            for norm in ("ln_attn", "ln_mlp"):
+                getattr(block, norm).weight.copy_(getattr(old, norm).weight[order])
+                getattr(block, norm).bias.copy_(getattr(old, norm).bias[order])
+            block.attn.qkv.weight.copy_(old.attn.qkv.weight[:, order])              # reads
+            block.attn.proj.weight.copy_(old.attn.proj.weight[order])               # writes
+            block.attn.proj.bias.copy_(old.attn.proj.bias[order])
+            block.mlp.net[0].weight.copy_(old.mlp.net[0].weight[:, order])          # reads
+            block.mlp.net[-1].weight.copy_(old.mlp.net[-1].weight[order])           # writes
+            block.mlp.net[-1].bias.copy_(old.mlp.net[-1].bias[order])
+        new.ln_final.weight.copy_(model.ln_final.weight[order])
+        new.ln_final.bias.copy_(model.ln_final.bias[order])
+        new.head.weight.copy_(model.head.weight[:, order])                          # reads
+    return new
+
+
+def convert_layout(model: TinyTransformer, to: str) -> TinyTransformer:
+    """A copy of a model trained with an added sinusoidal table, for the table in layout ``to``.
+
+    model: a ``TinyTransformer`` whose position is ``SinusoidalPositions(..., combine="add")``.
+    to: "interleaved" or "half_split". The copy adds the ``to`` table and has its whole residual
+    stream reordered to match (``permute_residual_stream``), so it computes the same outputs.
+    """
+    to = require_layout(to)
+    position = model.position if isinstance(model, TinyTransformer) else None
+    if not isinstance(position, SinusoidalPositions) or position.combine != "add":
+        raise ValueError("convert_layout needs a TinyTransformer with an added sinusoidal table "
+                         "(SinusoidalPositions(..., combine='add')).")
+    perm = half_split_permutation(position.dim)         # half_split = interleaved[:, perm]
+    order = {("interleaved", "half_split"): perm, ("half_split", "interleaved"): perm.argsort()}
+    new = permute_residual_stream(model, order.get((position.layout, to), perm.sort().values))
+    new.position = SinusoidalPositions(position.dim, position.base, layout=to,
+                                       token_scale=position.token_scale)
+    return new
+
+
+def four_term_logits(model: TinyTransformer, tokens: torch.Tensor,
+                     layer: int = 0) -> dict[str, torch.Tensor]:
+    """Split one layer's attention logits into content and position parts (Transformer-XL §3.3).
+
+    model: a ``TinyTransformer`` whose position scheme adds a table (no concatenation, no
+    rotation, no bias); tokens (batch, seq) int64; layer: which block (only the first block's
+    input is token + table, so layer 0 is the one the split is about).
+    Returns {"content-content", "content-position", "position-content", "position-position"},
+    each (batch, heads, seq, seq), whose sum is the layer's logits q kᵀ/√d_head exactly.
+
+    The block's input is LayerNorm(e + p). LayerNorm subtracts each row's mean (linear) and divides
+    by one number σ per row, so LN(e + p) = [γ⊙c(e)/σ + β] + [γ⊙c(p)/σ]: a content part (with β
+    and the projection's bias) plus a position part, and q = q_e + q_p, k = k_e + k_p.
+    """
+    if not isinstance(model, TinyTransformer):
+        raise ValueError(f"model must be a TinyTransformer, got {type(model).__name__}.")
+    layer = require_int("layer", layer, minimum=0)
+    if layer >= len(model.blocks):
+        raise ValueError(f"layer must be below the model's {len(model.blocks)} layers, "
+                         f"got {layer}.")
+    scheme = type(model.position)
+    if model.position.extra_dims or scheme.rotate is not PositionScheme.rotate or (
+            scheme.attention_bias is not PositionScheme.attention_bias):
+        raise ValueError("four_term_logits needs a position scheme that adds a vector to the "
+                         f"tokens (no concatenation, rotation or bias); got {scheme.__name__}.")
+    seq = tokens.shape[-1]
+    with torch.no_grad():
+        e = model.token_embedding(tokens) * getattr(model.position, "token_scale", 1.0)
+        p = model.position.embed(torch.zeros_like(e), torch.arange(seq))   # the table alone
+        x = e + p
+        for block in model.blocks[:layer]:          # later layers: the residual stream so far
+            x = block(x, model.position, torch.arange(seq))
+            e = x - p                               # everything but the table counts as content
+        norm, attn = model.blocks[layer].ln_attn, model.blocks[layer].attn
+        sigma = (x.var(-1, unbiased=False, keepdim=True) + norm.eps).sqrt()       # (batch, seq, 1)
+        parts = {"content": norm.weight * (e - e.mean(-1, keepdim=True)) / sigma + norm.bias,
+                 "position": norm.weight * (p - p.mean(-1, keepdim=True)) / sigma}
+        d = x.shape[-1]
+        w_q, w_k = attn.qkv.weight[:d], attn.qkv.weight[d:2 * d]
+        b_q, b_k = attn.qkv.bias[:d], attn.qkv.bias[d:2 * d]
+
+        def heads(t):                                # (batch, seq, d) -> (batch, heads, seq, hd)
+            return t.view(*t.shape[:2], attn.num_heads, d // attn.num_heads).transpose(1, 2)
+
+        q = {name: heads(part @ w_q.T + (b_q if name == "content" else 0))
+             for name, part in parts.items()}
+        k = {name: heads(part @ w_k.T + (b_k if name == "content" else 0))
+             for name, part in parts.items()}
+        scale = math.sqrt(d // attn.num_heads)
+        return {f"{a}-{b}": q[a] @ k[b].transpose(-2, -1) / scale for a in parts for b in parts}

@@ -81,7 +81,7 @@ ROWS = (
         "yes: [−1, 1], every row of norm √(d/2)",
         "yes: distinct over 10,000 positions",
         "yes",
-        "in the table (PE(p+k) = M_k·PE(p)); not automatically after W_Q, W_K",
+        "possible (W_Qᵀ W_K = M_k); training at 16 found a position-dependent one",
         "no: trained at 16, far below trained accuracy past position 15",
         "0",
     ),

@@ -15,6 +15,8 @@ from course_lib import (
     sinusoidal_table,
     tensor2tensor_sinusoidal_table,
 )
+from course_lib.rope import RotaryPositions
+from course_lib.sinusoidal import convert_layout, four_term_logits, permute_residual_stream
 
 
 @pytest.mark.parametrize("n_pos, dim", [(1, 2), (50, 16), (512, 64), (128, 768)])
@@ -137,5 +139,146 @@ def test_scheme_adds_or_concatenates_and_scales_tokens():
     ],
 )
 def test_bad_input_raises_a_clear_value_error(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()
+
+
+def _model_with_random_norms(layout="interleaved", causal=False, seed=0):
+    """A 2-layer, 2-head TinyTransformer with an added table; every LayerNorm γ, β randomised."""
+    torch.manual_seed(seed)
+    model = TinyTransformer(11, 11, d_model=16, num_heads=2, num_layers=2, causal=causal, pool=None,
+                            position=SinusoidalPositions(16, layout=layout))
+    with torch.no_grad():
+        for module in model.modules():
+            if isinstance(module, torch.nn.LayerNorm):
+                module.weight.uniform_(0.5, 1.5)
+                module.bias.normal_()
+    return model.eval()
+
+
+@pytest.mark.parametrize("causal", [False, True])
+def test_converted_model_adds_marians_table_and_gives_the_same_outputs(causal):
+    from transformers.models.distilbert.modeling_distilbert import create_sinusoidal_embeddings
+    from transformers.models.marian.modeling_marian import MarianSinusoidalPositionalEmbedding
+
+    model = _model_with_random_norms(causal=causal)
+    converted = convert_layout(model, "half_split")
+    tokens = torch.randint(11, (4, 9), generator=torch.Generator().manual_seed(1))
+    zeros = torch.zeros(1, 9, 16)
+    # the tables the two models add are the public references' (paper layout, Marian's layout)
+    distilbert = create_sinusoidal_embeddings(9, 16, torch.empty(9, 16))
+    assert torch.allclose(model.position.embed(zeros, torch.arange(9))[0], distilbert, atol=1e-6)
+    marian = MarianSinusoidalPositionalEmbedding(9, 16).create_weight()
+    assert torch.allclose(converted.position.embed(zeros, torch.arange(9))[0], marian, atol=1e-6)
+    with torch.no_grad():
+        assert torch.allclose(converted(tokens), model(tokens), atol=1e-5)
+        back = convert_layout(converted, "interleaved")
+        assert torch.allclose(back(tokens), model(tokens), atol=1e-5)
+    assert model.position.layout == "interleaved"          # the original is left alone
+
+
+def test_permuting_the_residual_stream_permutes_every_hidden_state():
+    model = _model_with_random_norms()
+    order = torch.randperm(16, generator=torch.Generator().manual_seed(2))
+    permuted = permute_residual_stream(model, order)
+    tokens = torch.randint(11, (3, 7), generator=torch.Generator().manual_seed(3))
+    seen = {}
+    for name, m in (("old", model), ("new", permuted)):
+        for i, block in enumerate(m.blocks):
+            block.register_forward_hook(
+                lambda mod, inp, out, key=(name, i): seen.__setitem__(key, out))
+    # the new model gets the table reordered too: same scheme, its output's features reordered
+    permuted.position = _ReorderedTable(model.position, order)
+    with torch.no_grad():
+        assert torch.allclose(permuted(tokens), model(tokens), atol=1e-5)
+    for i in range(2):
+        assert torch.allclose(seen["new", i], seen["old", i][..., order], atol=1e-5)
+
+
+class _ReorderedTable(SinusoidalPositions):
+    def __init__(self, scheme, order):
+        super().__init__(scheme.dim)
+        self.inner, self.order = scheme, order
+
+    def embed(self, x, positions):
+        table = self.inner.embed(torch.zeros_like(x), positions)[..., self.order]
+        return x + table
+
+
+def test_reordering_only_the_first_layer_that_reads_the_stream_is_not_a_conversion():
+    model = _model_with_random_norms()
+    perm = half_split_permutation(16)
+    tokens = torch.randint(11, (4, 9), generator=torch.Generator().manual_seed(1))
+    naive = _model_with_random_norms(seed=1)
+    naive.load_state_dict(model.state_dict())
+    naive.position = SinusoidalPositions(16, layout="half_split")
+    with torch.no_grad():                        # only the first qkv's input columns reordered
+        naive.blocks[0].attn.qkv.weight.copy_(model.blocks[0].attn.qkv.weight[:, perm])
+        assert (naive(tokens) - model(tokens)).abs().max() > 0.1
+        full = convert_layout(model, "half_split")
+        assert torch.allclose(full(tokens), model(tokens), atol=1e-5)
+
+
+def test_four_terms_sum_to_each_layers_logits():
+    model = _model_with_random_norms()
+    tokens = torch.randint(11, (3, 12), generator=torch.Generator().manual_seed(4))
+    for layer in range(2):
+        terms = four_term_logits(model, tokens, layer=layer)
+        assert set(terms) == {"content-content", "content-position", "position-content",
+                              "position-position"}
+        x = model.position.embed(model.token_embedding(tokens), torch.arange(12))
+        with torch.no_grad():
+            for block in model.blocks[:layer]:
+                x = block(x, model.position, torch.arange(12))
+            block = model.blocks[layer]
+            logits = block.attn.logits(block.ln_attn(x))
+        assert logits.shape == (3, 2, 12, 12)
+        assert torch.allclose(sum(terms.values()), logits, atol=1e-5)
+
+
+def test_four_terms_without_positions_are_all_content():
+    torch.manual_seed(0)
+    model = TinyTransformer(11, 11, d_model=16, num_heads=2, pool=None)
+    tokens = torch.randint(11, (2, 5))
+    terms = four_term_logits(model, tokens)
+    for name in ("content-position", "position-content", "position-position"):
+        assert terms[name].abs().max() == 0
+    with torch.no_grad():
+        block = model.blocks[0]
+        expected = block.attn.logits(block.ln_attn(model.token_embedding(tokens)))
+    assert torch.allclose(terms["content-content"], expected, atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda: permute_residual_stream(torch.nn.Linear(2, 2), [0, 1]), "a TinyTransformer"),
+        (lambda: permute_residual_stream(_model_with_random_norms(), [0, 1]), "each of 0 .. 15"),
+        (lambda: permute_residual_stream(_model_with_random_norms(), [0] * 16), "each of 0 .. 15"),
+        (
+            lambda: permute_residual_stream(
+                TinyTransformer(5, 2, d_model=8, position=SinusoidalPositions(4, combine="concat")),
+                list(range(8))),
+            "adds a fixed vector",
+        ),
+        (
+            lambda: convert_layout(TinyTransformer(5, 2, d_model=8), "half_split"),
+            "added sinusoidal table",
+        ),
+        (lambda: convert_layout(_model_with_random_norms(), "halves"), "use layout='half_split'"),
+        (
+            lambda: four_term_logits(
+                TinyTransformer(5, 2, d_model=8, position=RotaryPositions(8)),
+                torch.zeros(1, 3, dtype=torch.long)),
+            "no concatenation, rotation or bias",
+        ),
+        (
+            lambda: four_term_logits(_model_with_random_norms(),
+                                     torch.zeros(1, 3, dtype=torch.long), layer=2),
+            "layer must be below the model's 2 layers",
+        ),
+    ],
+)
+def test_layout_conversion_and_four_terms_reject_bad_input(call, message):
     with pytest.raises(ValueError, match=message):
         call()
