@@ -20,7 +20,7 @@ CELL_TIMEOUT ?= 300
 help:
 	@echo "make lab        set up and open the course in JupyterLab (start here)"
 	@echo "make lab-instructor  the same, with nbgrader's formgrader and create-assignment tools"
-	@echo "make test       set up and run every test (unit, notebooks, sync, grading calibration, lab smoke test)"
+	@echo "make test       set up and run every test (unit, notebooks, sync, grading calibration, lab smoke and browser tests)"
 	@echo "make test-fast  only the unit and sync tests (seconds)"
 	@echo "make exercises  regenerate exercises/ from solutions/ with nbgrader"
 	@echo "make release    build the student bundle dist/positional-encodings-course.zip from the last commit"
@@ -33,38 +33,57 @@ help:
 
 # --- set-up -----------------------------------------------------------------
 # A stamp file per install level, so `make` reinstalls only when
-# pyproject.toml changes.
+# pyproject.toml changes. Each step says what it does first (pip itself runs
+# quietly). The first install measured 51 s on 2 cores with an empty pip cache and
+# the packages on a local mirror; downloading them (torch is the big one) adds
+# what the network takes.
 $(VENV)/.course: pyproject.toml .jupyter-overrides.json
-	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e .
+	@echo "== Setting up the course in $(VENV)/ (first time only: 1-3 minutes)"
+	@test -x $(PY) || { echo "-- creating the virtual environment"; $(PYTHON) -m venv $(VENV); }
+	@echo "-- upgrading pip (seconds)"
+	@$(PY) -m pip install --quiet --upgrade pip
+	@echo "-- installing the course and its pinned packages: torch, JupyterLab, nbgrader, ... (1-2 minutes)"
+	@$(PY) -m pip install --quiet -e .
 	@# rfc3987-syntax is pulled in transitively (jupyter-events ->
 	@# jsonschema[format-nongpl]) and costs ~2.7 s at every `import nbformat`
 	@# (each nbval worker, nbgrader and nbconvert call). Nothing in the course
 	@# validates IRIs; `pip check` stays clean without it.
-	$(PY) -m pip uninstall --quiet --yes rfc3987-syntax
-	@# Open Markdown files (the README is the landing page) rendered, not as source.
-	mkdir -p $(VENV)/share/jupyter/lab/settings
-	cp .jupyter-overrides.json $(VENV)/share/jupyter/lab/settings/overrides.json
-	touch $@
+	@$(PY) -m pip uninstall --quiet --yes rfc3987-syntax
+	@# JupyterLab settings for both labs: Markdown (the README is the landing page)
+	@# opens rendered, and no "official Jupyter news?" pop-up over the figures.
+	@echo "-- installing the course's JupyterLab settings"
+	@mkdir -p $(VENV)/share/jupyter/lab/settings
+	@cp .jupyter-overrides.json $(VENV)/share/jupyter/lab/settings/overrides.json
+	@touch $@
+	@echo "== Set-up done"
 
 $(VENV)/.test: $(VENV)/.course
-	$(PY) -m pip install --quiet -e ".[test]"
-	$(PY) -m pip uninstall --quiet --yes rfc3987-syntax
-	touch $@
+	@echo "-- installing the test tools: pytest, transformers, playwright, ruff (under a minute)"
+	@$(PY) -m pip install --quiet -e ".[test]"
+	@$(PY) -m pip uninstall --quiet --yes rfc3987-syntax
+	@touch $@
 
 # --- the main job -----------------------------------------------------------
 # LAB_ARGS passes options through, e.g. make lab LAB_ARGS="--port=8890 --no-browser".
 # Jupyter refuses to start as root unless told; containers often run as root.
 AS_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
 # Students don't get nbgrader's instructor tools (formgrader, create assignment,
-# course list): .jupyter-student/ is read as the user config directory and
-# disables them. `make lab-instructor` is the same lab with them.
+# course list) nor the Assignments list (nothing to fetch without a JupyterHub
+# exchange): .jupyter-student/ is read as the user config directory and
+# disables them; it also makes the printed URL open the README and runs kernels
+# over local sockets (IPC). `make lab-instructor` is the same lab with the tools.
+# `jupyter trust`: the course's notebooks are stored without outputs, so trusting
+# them is safe, and the server log has no "Notebook ... is not trusted" warning
+# for every notebook opened.
 lab: $(VENV)/.course
+	@$(BIN)/jupyter trust notebooks/*.ipynb exercises/*/*.ipynb > /dev/null
 	JUPYTER_CONFIG_DIR=$(CURDIR)/.jupyter-student $(BIN)/jupyter lab README.md $(AS_ROOT) $(LAB_ARGS)
 
+# The same landing page and kernel transport as .jupyter-student/ gives students.
 lab-instructor: $(VENV)/.course
-	$(BIN)/jupyter lab README.md $(AS_ROOT) $(LAB_ARGS)
+	@$(BIN)/jupyter trust notebooks/*.ipynb exercises/*/*.ipynb solutions/*/*.ipynb > /dev/null
+	$(BIN)/jupyter lab README.md --LabApp.default_url=/lab/tree/README.md \
+		--KernelManager.transport=ipc $(AS_ROOT) $(LAB_ARGS)
 
 # --- tests ------------------------------------------------------------------
 # Unit tests, reference cross-checks, sync checks, grading calibration and the

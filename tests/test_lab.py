@@ -161,10 +161,16 @@ def test_students_do_not_get_the_instructor_tools(lab):
     disabled = page_config(lab)["disabledExtensions"]
     for plugin in INSTRUCTOR_PLUGINS:
         assert plugin in disabled, f"{plugin} is visible to students"
-    assert "@jupyter/nbgrader:assignment-list" not in disabled, (
-        "students still validate and fetch assignments"
-    )
+    assert "@jupyter/nbgrader:validate-assignment" not in disabled, "students still validate"
     assert status_of(f"{lab}/formgrader?token={TOKEN}") == 404
+
+
+def test_students_get_no_assignment_list_without_an_exchange(lab):
+    """A local student has no exchange to fetch from (the exercises are in the folder): the
+    Assignments list and its server side are off, so neither shows nor logs an error. On a
+    JupyterHub, students never run `make lab` and keep nbgrader's exchange (README)."""
+    assert "@jupyter/nbgrader:assignment-list" in page_config(lab)["disabledExtensions"]
+    assert status_of(f"{lab}/assignments?token={TOKEN}") == 404
 
 
 def test_instructors_get_formgrader_and_create_assignment(instructor_lab):

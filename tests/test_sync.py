@@ -3,6 +3,7 @@ structure."""
 
 from __future__ import annotations
 
+import copy
 import importlib.util
 import json
 
@@ -39,6 +40,52 @@ def test_notebooks_are_stored_without_outputs(path):
         if cell["cell_type"] == "code":
             assert cell.get("outputs") == [] and cell.get("execution_count") is None, (
                 f"cell {i} has outputs or an execution count: clear them before committing")
+
+
+@pytest.fixture(scope="module")
+def lab_metadata() -> dict:
+    """The kernelspec and language_info JupyterLab writes with this environment's kernel."""
+    return load_normaliser().kernel_metadata()
+
+
+def load_normaliser():
+    spec = importlib.util.spec_from_file_location(
+        "normalise_notebooks", ROOT / "tools" / "normalise_notebooks.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("path", ALL_NOTEBOOKS, ids=lambda p: str(p.relative_to(ROOT)))
+def test_notebooks_are_stored_as_jupyterlab_saves_them(path, lab_metadata):
+    """Byte for byte what JupyterLab writes on save (metadata included), up to the Python patch
+    version in language_info, which the next test checks: so an untouched notebook opens
+    unmodified, and opening, saving and closing it leaves `git status` clean
+    (tests/test_lab_browser.py does that in Chromium)."""
+    text = path.read_text(encoding="utf-8")
+    stored = json.loads(text)["metadata"].get("language_info", {}).get("version")
+    metadata = copy.deepcopy(lab_metadata)
+    metadata["language_info"]["version"] = stored or metadata["language_info"]["version"]
+    assert load_normaliser().normalise(text, metadata) == text, (
+        "not in the form JupyterLab saves: run `.venv/bin/python tools/normalise_notebooks.py "
+        f"{path.relative_to(ROOT)}`")
+
+
+def test_notebooks_store_the_python_version_the_kernel_reports(lab_metadata):
+    """JupyterLab marks a notebook modified when the kernel's language_info differs from the stored
+    one, the Python patch version included. The notebooks carry the course machines' version; on a
+    machine with another one they open modified there (the README says what a student does)."""
+    kernel = lab_metadata["language_info"]["version"]
+    stored = {
+        str(p.relative_to(ROOT)): json.loads(p.read_text())["metadata"]
+        .get("language_info", {}).get("version")
+        for p in ALL_NOTEBOOKS
+    }
+    other = {path: version for path, version in stored.items() if version != kernel}
+    assert not other, (
+        f"this kernel is Python {kernel}, these notebooks store another version, so JupyterLab "
+        f"opens them modified here: {other}. On the course machines, store theirs: "
+        "`.venv/bin/python tools/normalise_notebooks.py`")
 
 
 @pytest.mark.slow
