@@ -102,7 +102,8 @@ ROWS = (
         "yes: each position has its own angles",
         "yes",
         "yes, by construction: scores see content and m − n only, even after W_Q, W_K",
-        "partly: trained at 16, far above the others past position 15, but below trained accuracy",
+        "partly: trained at 16, far above the others past position 15, but below trained accuracy "
+        "(bidirectional: diluted attention hurts trained positions too; causal: they stay intact)",
         "0",
     ),
 )
