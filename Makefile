@@ -76,12 +76,12 @@ AS_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
 # them is safe, and the server log has no "Notebook ... is not trusted" warning
 # for every notebook opened.
 lab: $(VENV)/.course
-	@$(BIN)/jupyter trust notebooks/*.ipynb exercises/*/*.ipynb > /dev/null
+	@$(BIN)/jupyter trust --log-level=WARN notebooks/*.ipynb exercises/*/*.ipynb > /dev/null
 	JUPYTER_CONFIG_DIR=$(CURDIR)/.jupyter-student $(BIN)/jupyter lab README.md $(AS_ROOT) $(LAB_ARGS)
 
 # The same landing page and kernel transport as .jupyter-student/ gives students.
 lab-instructor: $(VENV)/.course
-	@$(BIN)/jupyter trust notebooks/*.ipynb exercises/*/*.ipynb solutions/*/*.ipynb > /dev/null
+	@$(BIN)/jupyter trust --log-level=WARN notebooks/*.ipynb exercises/*/*.ipynb solutions/*/*.ipynb > /dev/null
 	$(BIN)/jupyter lab README.md --LabApp.default_url=/lab/tree/README.md \
 		--KernelManager.transport=ipc $(AS_ROOT) $(LAB_ARGS)
 
