@@ -183,7 +183,7 @@ def permute_residual_stream(model: TinyTransformer, order) -> TinyTransformer:
         )
     order = torch.as_tensor(order)
     if order.dtype.is_floating_point or order.shape != (d_model,) or not torch.equal(
-            order.sort().values, torch.arange(d_model)):
+            order.sort().values, torch.arange(d_model, device=order.device)):
         raise ValueError(
             f"order must hold each of 0 .. {d_model - 1} once (a permutation of the model's "
             f"{d_model} features), got {order.tolist()}."
@@ -253,12 +253,13 @@ def four_term_logits(model: TinyTransformer, tokens: torch.Tensor,
         raise ValueError("four_term_logits needs a position scheme that adds a vector to the "
                          f"tokens (no concatenation, rotation or bias); got {scheme.__name__}.")
     seq = tokens.shape[-1]
+    positions = torch.arange(seq, device=tokens.device)
     with torch.no_grad():
         e = model.token_embedding(tokens) * getattr(model.position, "token_scale", 1.0)
-        p = model.position.embed(torch.zeros_like(e), torch.arange(seq))   # the table alone
+        p = model.position.embed(torch.zeros_like(e), positions)   # the table alone
         x = e + p
         for block in model.blocks[:layer]:          # later layers: the residual stream so far
-            x = block(x, model.position, torch.arange(seq))
+            x = block(x, model.position, positions)
             e = x - p                               # everything but the table counts as content
         norm, attn = model.blocks[layer].ln_attn, model.blocks[layer].attn
         sigma = (x.var(-1, unbiased=False, keepdim=True) + norm.eps).sqrt()       # (batch, seq, 1)
