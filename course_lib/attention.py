@@ -10,6 +10,8 @@ places to act, one per family of schemes in the course:
     embed   add/concatenate something to the token vectors  (ch. 01-04, 08)
     rotate  transform queries and keys                      (ch. 05, 07)
     bias    add a term to the attention logits              (ch. 06)
+            (a fixed or learned one per offset, or, for Shaw's relative keys, one that
+            depends on the query: ``query_bias``)
 
 Layout follows nanoGPT's ``model.py``: pure function first, then one module
 per idea, read top to bottom.
@@ -131,9 +133,13 @@ class SelfAttention(nn.Module):
         batch, seq, d_model = x.shape
         q, k, v = self.project(x)
         q, k = position.rotate(q, k, positions)  # RoPE acts here; v is never rotated
-        out, weights = scaled_dot_product_attention(
-            q, k, v, bias=position.attention_bias(seq), causal=self.causal
-        )
+        bias = position.attention_bias(seq)
+        # Shaw et al.'s relative keys add q_i·a_(j−i)/√d: a term that depends on q, so it is
+        # asked for here, with the queries, not in attention_bias(seq) (None for other schemes).
+        query_term = position.query_bias(q, positions)
+        if query_term is not None:
+            bias = query_term if bias is None else bias + query_term
+        out, weights = scaled_dot_product_attention(q, k, v, bias=bias, causal=self.causal)
         self.last_weights = weights.detach()
         return self.proj(out.transpose(1, 2).reshape(batch, seq, d_model))
 
@@ -179,13 +185,17 @@ class TinyTransformer(nn.Module):
     answer is read from the token vectors:
 
         "mean"   average over tokens: symmetric, so order-blind without positions
-        "first"  the first token's vector (like BERT's [CLS]): reading a fixed
-                 row is itself a position signal — chapter 00 measures it
+        "first"  the first token's vector (where BERT puts [CLS]). Not symmetric:
+                 row 0's vector depends on *which token sits in row 0*, and that
+                 is all it leaks about order. Chapter 00 measures it: the agent
+                 task (answer = the first word) is solved with no positions, and
+                 with a constant [CLS] prepended it falls back to the 50 % ceiling
         None     no pooling
 
-    Without a position scheme and without a causal mask (which leaks position:
-    chapter 06), the token vectors are permutation-equivariant, and mean
-    pooling makes the answer permutation-invariant.
+    Without a position scheme and without a causal mask (which leaks position
+    from the second layer on: chapters 00 and 06), the token vectors are
+    permutation-equivariant, and mean pooling makes the answer
+    permutation-invariant.
     """
 
     def __init__(
