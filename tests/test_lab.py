@@ -169,7 +169,9 @@ def test_students_get_no_assignment_list_without_an_exchange(lab):
     """A local student has no exchange to fetch from (the exercises are in the folder): the
     Assignments list and its server side are off, so neither shows nor logs an error. On a
     JupyterHub, students never run `make lab` and keep nbgrader's exchange (README)."""
-    assert "@jupyter/nbgrader:assignment-list" in page_config(lab)["disabledExtensions"]
+    disabled = page_config(lab)["disabledExtensions"]
+    assert "@jupyter/nbgrader:assignment-list" in disabled
+    assert "@jupyter/nbgrader:menu" in disabled, "an empty Nbgrader menu"
     assert status_of(f"{lab}/assignments?token={TOKEN}") == 404
 
 

@@ -459,10 +459,9 @@ def test_students_see_no_assignment_list_errors_and_no_formgrader(student_lab, p
     with on_failure(page, student_lab, "student-tools"):
         page.goto(student_lab.url)
         readme_heading(page).wait_for()
-        items = menu_items(page, "Nbgrader") if page.locator(
-            ".lm-MenuBar-itemLabel", has_text=re.compile("^Nbgrader$")).count() else []
-        assert "Formgrader" not in items, items
-        assert "Assignment List" not in items, items
+        # Every item of nbgrader's menu is an instructor tool or the Assignments list: no menu.
+        menus = [m.strip() for m in page.locator(".lm-MenuBar-itemLabel").all_inner_texts()]
+        assert "Help" in menus and "Nbgrader" not in menus, menus
         no_error_text(page)
 
 
@@ -473,9 +472,23 @@ def test_the_instructor_gets_formgrader(instructor_lab, page):
         readme_heading(page).wait_for()
         assert "Formgrader" in menu_items(page, "Nbgrader")
         page.locator(".lm-MenuBar-itemLabel", has_text=re.compile("^Nbgrader$")).click()
-        page.locator(".lm-Menu:visible .lm-Menu-itemLabel", has_text="Formgrader").click()
+        page.locator(".lm-Menu:visible .lm-Menu-itemLabel").get_by_text(
+            "Formgrader", exact=True).click()
         frame = page.frame_locator("#jp-main-dock-panel iframe").first
         frame.get_by_text("Manage Assignments").first.wait_for()
+
+
+def test_an_untouched_solution_saves_clean_in_the_instructor_lab(instructor_lab, page):
+    """nbgrader's instructor extensions (Create Assignment) are loaded here: they change nothing."""
+    path = "solutions/00_order_blindness/00_order_blindness.ipynb"
+    with on_failure(page, instructor_lab, "solution-save"):
+        tab = open_document(page, instructor_lab, path)
+        wait_for_idle_kernel(page)
+        assert not is_dirty(tab), "the untouched solution opened modified (●)"
+        save(page, instructor_lab, path)
+        assert git_status(instructor_lab.repo) == "", (
+            f"saving an untouched solution changed it:\n{git_diff(instructor_lab.repo)}")
+        close_without_questions(page, tab)
 
 
 def test_the_student_lab_log_is_clean(student_lab):

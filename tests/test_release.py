@@ -96,7 +96,7 @@ def test_the_bundle_has_the_student_files_and_no_instructor_files(bundle):
         and not (bundle / "course_lib" / "grade.py").exists()
     )
     assert sorted(p.name for p in (bundle / ".jupyter-student").rglob("*") if p.is_file()) == \
-        ["jupyter_server_config.json", "page_config.json"]
+        ["jupyter_server_config.json", "nbgrader_config.json", "page_config.json"]
     for name in assignments():
         assert (bundle / "notebooks" / f"{name}.ipynb").is_file()
         assert (bundle / "exercises" / name / f"{name}.ipynb").is_file()

@@ -45,6 +45,7 @@ INCLUDE = (
     ".jupyter-overrides.json",
     ".jupyter-student/labconfig/",
     ".jupyter-student/jupyter_server_config.json",
+    ".jupyter-student/nbgrader_config.json",
     ".gitignore",
 )
 # Instructor-only, even where INCLUDE would take it.
