@@ -62,7 +62,7 @@ ROWS = (
         "yes, but neighbours only 1/(n−1) apart",
         "no: index 3 is 0.2 at n=16, 0.097 at n=32",
         "no: one number gives straight-line logits",
-        "no: trained at 16, near chance at 8, 32 and 64",
+        "no: trained at 16, near chance at 8, 32 and 64; trained at 8–32, below 0.6 even there",
         "0",
     ),
     (
@@ -72,7 +72,8 @@ ROWS = (
         "yes, 1/max_len apart",
         "yes",
         "no: one number gives straight-line logits",
-        "no: right on trained positions (a few % lower on shorter sequences), chance past them",
+        "no: mostly right on trained positions (a few % lower on shorter sequences), chance past "
+        "them; training at 8–32 moves the wall to 32",
         "0",
     ),
     (
@@ -91,8 +92,9 @@ ROWS = (
         "no bound by design: values are whatever training wrote",
         "yes where trained; untrained rows stay random noise",
         "yes",
-        "no: every row is free, offsets are learned row by row",
-        "no: chance past the trained positions, an error past max_len",
+        "no: the rule is learned row by row (moved to untrained rows, it fails)",
+        "no: chance past the trained positions, an error past max_len; training every row "
+        "(random starts) lifts it only partway",
         "max_len × d (BERT-base: 393,216)",
     ),
     (
