@@ -9,8 +9,9 @@ One small module per idea, in course order:
     sinusoidal         03  the paper's sin/cos table, its layouts and its rotation map
     learned            04  a learned table of position vectors (BERT, GPT-2)
     rope               05  rotary position embeddings: rotate q and k by m·θ_i
-    relative_bias      06  T5's bucketed, learned bias per offset and head
+    relative_bias      06  Shaw's clipped relative keys; T5's bucketed, learned bias per offset
     alibi              06  ALiBi: a fixed linear distance penalty per head
+    probes             06  no positions at all: what a causal mask leaks, read by a linear probe
 
 and the course's tools: ``tasks`` (synthetic data), ``training`` (seeded loop), ``experiments`` (the
 standard copy-back experiment, defined once and cached), ``extrapolation`` (train at one length,
@@ -63,7 +64,12 @@ from .learned import (
 )
 from .normalised_position import NormalisedPosition, normalised_positions
 from .plotting import plot_attention, plot_vector_bars, use_lecture_style
-from .relative_bias import T5RelativeBias, t5_relative_position_bucket
+from .relative_bias import (
+    ShawRelativeKeys,
+    T5RelativeBias,
+    shaw_relative_logits,
+    t5_relative_position_bucket,
+)
 from .rope import (
     RotaryPositions,
     apply_rope,
@@ -116,6 +122,7 @@ __all__ = [
     "RotaryPositions",
     "SelfAttention",
     "SinusoidalPositions",
+    "ShawRelativeKeys",
     "T5RelativeBias",
     "TinyTransformer",
     "TransformerBlock",
@@ -153,6 +160,7 @@ __all__ = [
     "sinusoid_frequencies",
     "sinusoidal_table",
     "summary_table",
+    "shaw_relative_logits",
     "t5_relative_position_bucket",
     "tensor2tensor_sinusoidal_table",
     "toy_attention_weights",

@@ -38,17 +38,18 @@ def alibi_slopes(num_heads: int) -> torch.Tensor:
     return torch.tensor(slopes, dtype=torch.float32)
 
 
-def alibi_bias(num_heads: int, seq_len: int, causal: bool = False) -> torch.Tensor:
-    """(num_heads, seq_len, seq_len) float32: −m_h·|i − j|.
+def alibi_bias(num_heads: int, seq_len: int, causal: bool = False,
+               device: torch.device | str | None = None) -> torch.Tensor:
+    """(num_heads, seq_len, seq_len) float32 on ``device`` (default CPU): −m_h·|i − j|.
 
     With ``causal``, keys after the query get 0 (the causal mask hides them anyway).
     """
     require_int("seq_len", seq_len, minimum=1)
-    positions = torch.arange(seq_len)
+    positions = torch.arange(seq_len, device=device)
     distance = (positions[:, None] - positions[None, :]).abs().float()
     if causal:
         distance = distance.tril()
-    return -alibi_slopes(num_heads)[:, None, None] * distance
+    return -alibi_slopes(num_heads).to(distance.device)[:, None, None] * distance
 
 
 class ALiBiPositions(PositionScheme):
@@ -57,6 +58,11 @@ class ALiBiPositions(PositionScheme):
     def __init__(self, num_heads: int):
         super().__init__()
         self.num_heads = require_int("num_heads", num_heads, minimum=1)
+        # not a parameter, but it moves with the model (.to(device)); not saved in state_dict
+        self.register_buffer("slopes", alibi_slopes(num_heads), persistent=False)
 
     def attention_bias(self, seq_len: int) -> torch.Tensor:
-        return alibi_bias(self.num_heads, seq_len)[None]          # (1, heads, seq, seq)
+        """(1, heads, seq, seq) on the model's device."""
+        positions = torch.arange(seq_len, device=self.slopes.device)
+        distance = (positions[:, None] - positions[None, :]).abs().to(self.slopes.dtype)
+        return (-self.slopes[:, None, None] * distance)[None]

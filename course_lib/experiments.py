@@ -33,9 +33,11 @@ import torch
 from torch import nn
 
 from ._validation import require_choice, require_int
+from .alibi import ALiBiPositions
 from .attention import TinyTransformer
 from .learned import LearnedPositions, RandomStartPositions
 from .normalised_position import NormalisedPosition
+from .relative_bias import ShawRelativeKeys, T5RelativeBias
 from .rope import RotaryPositions
 from .schemes import NoPositions, PositionScheme
 from .sinusoidal import SinusoidalPositions
@@ -85,6 +87,14 @@ COPY_SCHEMES = {
     "learned": lambda c: LearnedPositions(c.max_len, c.d_model),
     "learned_random_start": lambda c: RandomStartPositions(c.max_len, c.d_model),
     "rope": lambda c: RotaryPositions(c.head_dim),
+    # chapter 06: the offset enters the scores, nothing enters the token vectors
+    "shaw_clip2": lambda c: ShawRelativeKeys(c.head_dim, clip=2),
+    "shaw_clip3": lambda c: ShawRelativeKeys(c.head_dim, clip=3),
+    "t5": lambda c: T5RelativeBias(c.num_heads, bidirectional=not c.causal),
+    # HF's T5 initialisation: N(0, d_model^-0.5) instead of nn.Embedding's N(0, 1)
+    "t5_hf_init": lambda c: T5RelativeBias(c.num_heads, bidirectional=not c.causal,
+                                           init_std=c.d_model**-0.5),
+    "alibi": lambda c: ALiBiPositions(c.num_heads),
 }
 
 

@@ -1,5 +1,10 @@
 """Chapter 06 — relative position biases (Shaw et al., 2018; T5, Raffel et al., 2020).
 
+Shaw et al. learn a vector a_r per clipped offset r = clip(j − i, −k, k) and add it to the key
+inside the score (``shaw_relative_logits``, ``ShawRelativeKeys``):
+
+    logit_ij = q_i · (k_j + a_clip(j−i)) / √d
+
 Instead of telling each token where it is, add a number to every attention
 logit that depends on the offset between query i and key j:
 
@@ -20,6 +25,43 @@ from torch import nn
 
 from ._validation import require_int, require_tensor
 from .schemes import PositionScheme
+
+
+def shaw_relative_logits(q: torch.Tensor, relative_keys: torch.Tensor, clip: int) -> torch.Tensor:
+    """Shaw et al.'s score term q_i · a_clip(j−i) / √d.
+
+    q (..., seq, d); relative_keys (2·clip + 1, d), row r + clip holding a_r for offsets
+    r = −clip..clip -> (..., seq, seq). Offsets beyond ±clip share the end rows: the model cannot
+    tell them apart.
+    """
+    require_tensor("q", q, min_ndim=2, floating=True)
+    require_int("clip", clip, minimum=0)
+    if relative_keys.shape != (2 * clip + 1, q.shape[-1]):
+        raise ValueError(
+            f"relative_keys must have shape (2·clip + 1, d) = ({2 * clip + 1}, {q.shape[-1]}), "
+            f"got {tuple(relative_keys.shape)}."
+        )
+    positions = torch.arange(q.shape[-2], device=q.device)
+    offsets = (positions[None, :] - positions[:, None]).clamp(-clip, clip) + clip  # (seq, seq)
+    a = relative_keys[offsets]                                                  # (seq, seq, d)
+    # entry (i, j): q_i · a_ij, summed over the feature axis
+    return torch.einsum("...id,ijd->...ij", q, a) / math.sqrt(q.shape[-1])
+
+
+class ShawRelativeKeys(PositionScheme):
+    """Shaw et al. (2018): a learned vector per clipped offset, shared by the heads, added to the
+    keys inside every score (their relative *value* term is left out)."""
+
+    def __init__(self, head_dim: int, clip: int):
+        super().__init__()
+        self.head_dim = require_int("head_dim", head_dim, minimum=1)
+        self.clip = require_int("clip", clip, minimum=0)
+        # Shaw et al. initialise like the other weights; small normal numbers here.
+        self.relative_keys = nn.Parameter(torch.randn(2 * clip + 1, head_dim) * head_dim**-0.5)
+
+    def query_bias(self, q: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
+        """q (batch, heads, seq, head_dim) -> (batch, heads, seq, seq)."""
+        return shaw_relative_logits(q, self.relative_keys, self.clip)
 
 
 def t5_relative_position_bucket(
@@ -82,6 +124,7 @@ class T5RelativeBias(PositionScheme):
         num_buckets: int = 32,
         max_distance: int = 128,
         bidirectional: bool = True,
+        init_std: float = 1.0,
     ):
         super().__init__()
         self.num_heads = require_int("num_heads", num_heads, minimum=1)
@@ -89,6 +132,12 @@ class T5RelativeBias(PositionScheme):
         self.max_distance = require_int("max_distance", max_distance, minimum=1)
         self.bidirectional = bool(bidirectional)
         self.bias = nn.Embedding(num_buckets, num_heads)
+        # nn.Embedding starts at N(0, 1); HF's T5 starts at N(0, factor·d_model^−0.5). Buckets that
+        # training never reaches keep whatever they started with (chapter 06 measures it).
+        if init_std <= 0:
+            raise ValueError(f"init_std must be positive, got {init_std}.")
+        with torch.no_grad():
+            self.bias.weight.mul_(init_std)
         t5_relative_position_bucket(
             torch.zeros(1, dtype=torch.long), self.bidirectional, num_buckets, max_distance
         )

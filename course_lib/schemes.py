@@ -6,6 +6,9 @@ class does nothing in all three, so a scheme overrides only what it uses:
     embed(x, positions)          x (batch, seq, d_token) -> (batch, seq, d_token + extra_dims)
     rotate(q, k, positions)      q, k (batch, heads, seq, head_dim) -> same shapes
     attention_bias(seq_len)      None or a tensor broadcastable to (batch, heads, seq, seq)
+    query_bias(q, positions)     None or a logit term that depends on the queries (Shaw et al.'s
+                                 relative keys, ch. 06): q (batch, heads, seq, head_dim) ->
+                                 broadcastable to (batch, heads, seq, seq), added with the bias
 
 ``positions`` is the (seq,) tensor 0, 1, ..., seq-1.
 """
@@ -29,6 +32,9 @@ class PositionScheme(nn.Module):
         return q, k
 
     def attention_bias(self, seq_len: int) -> torch.Tensor | None:
+        return None
+
+    def query_bias(self, q: torch.Tensor, positions: torch.Tensor) -> torch.Tensor | None:
         return None
 
 

@@ -106,3 +106,61 @@ def test_bias_schemes_plug_into_a_model_and_stay_shift_invariant():
 def test_bad_input_is_explained(call, message):
     with pytest.raises(ValueError, match=message):
         call()
+
+
+def test_shaw_relative_logits_are_q_dot_the_clipped_offsets_vector():
+    from course_lib import shaw_relative_logits
+
+    gen = torch.Generator().manual_seed(0)
+    q = torch.randn(2, 3, 7, 4, generator=gen, dtype=torch.float64)
+    clip = 2
+    table = torch.randn(2 * clip + 1, 4, generator=gen, dtype=torch.float64)
+    by_hand = torch.empty(2, 3, 7, 7, dtype=torch.float64)
+    for i in range(7):
+        for j in range(7):
+            a = table[max(-clip, min(clip, j - i)) + clip]
+            by_hand[..., i, j] = q[..., i, :] @ a / 2.0          # √d = 2
+    assert torch.allclose(shaw_relative_logits(q, table, clip), by_hand)
+
+
+def test_shaw_keys_in_a_model_add_their_term_to_the_scores():
+    """SelfAttention adds query_bias(q) to the logits: weights = softmax(qkᵀ/√d + q·a/√d)."""
+    from course_lib import ShawRelativeKeys, shaw_relative_logits
+    from course_lib.attention import SelfAttention
+
+    torch.manual_seed(0)
+    attention, scheme = SelfAttention(8, num_heads=2), ShawRelativeKeys(4, clip=3)
+    x = torch.randn(1, 6, 8)
+    attention(x, scheme, torch.arange(6))
+    q, k, _ = attention.project(x)
+    expected = (q @ k.mT / 2 + shaw_relative_logits(q, scheme.relative_keys, 3)).softmax(-1)
+    assert torch.allclose(attention.last_weights, expected, atol=1e-6)
+
+
+def test_t5_init_std_scales_the_starting_table():
+    torch.manual_seed(0)
+    wide = T5RelativeBias(8, num_buckets=64).bias.weight.std().item()
+    torch.manual_seed(0)
+    narrow = T5RelativeBias(8, num_buckets=64, init_std=32**-0.5).bias.weight.std().item()
+    assert narrow == pytest.approx(wide * 32**-0.5, rel=1e-5)
+    with pytest.raises(ValueError, match="init_std must be positive"):
+        T5RelativeBias(2, init_std=0.0)
+
+
+@pytest.mark.parametrize("make", [lambda: ALiBiPositions(4), lambda: T5RelativeBias(4),
+                                  lambda: __import__("course_lib").ShawRelativeKeys(8, clip=2)])
+def test_bias_schemes_follow_the_model_to_its_device(make):
+    model = TinyTransformer(10, 10, d_model=32, num_heads=4, position=make(), pool=None)
+    model = model.to("meta")
+    out = model(torch.zeros(2, 9, dtype=torch.long, device="meta"))
+    assert out.device.type == "meta" and out.shape == (2, 9, 10)
+    assert alibi_bias(3, 5, device="meta").device.type == "meta"
+
+
+def test_shaw_bad_input_is_explained():
+    from course_lib import ShawRelativeKeys, shaw_relative_logits
+
+    with pytest.raises(ValueError, match="clip must be at least 0"):
+        ShawRelativeKeys(8, clip=-1)
+    with pytest.raises(ValueError, match=r"shape \(2·clip \+ 1, d\)"):
+        shaw_relative_logits(torch.randn(3, 4), torch.randn(3, 4), clip=2)

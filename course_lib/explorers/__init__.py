@@ -10,6 +10,7 @@ from .integer_dimension import draw_integer_dimension, integer_dimension_view
 from .learned_tables import draw_learned_tables, learned_tables_view
 from .normalised_positions import draw_normalised_positions, normalised_positions_view
 from .order_blindness import draw_order_blindness, order_blindness_view
+from .relative_positions import draw_relative_positions, relative_positions_view
 from .rope import draw_rope, rope_view
 from .sinusoids import draw_sinusoids, sinusoids_view
 
@@ -20,4 +21,5 @@ __all__ = [
     "sinusoids_view", "draw_sinusoids",
     "learned_tables_view", "draw_learned_tables",
     "rope_view", "draw_rope",
+    "relative_positions_view", "draw_relative_positions",
 ]

@@ -1,0 +1,102 @@
+"""Chapter 06 — what a model knows about position without a position scheme (NoPE).
+
+    OwnPositionTask        "output your own position": the label at position p is p
+    train_position_model   a TinyTransformer with no positions trained on it (cached, seeded)
+    hidden_states          the vectors a model's head reads, (batch, seq, d_model)
+    linear_probe_accuracy  how well one linear map reads position back from such vectors
+
+A bidirectional model with no positions is permutation-equivariant (chapter 00): every position of
+a sequence looks alike, so it cannot do better than chance. A causal mask breaks the symmetry —
+the query at p averages over exactly p + 1 keys — and the model can read that count.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from functools import lru_cache
+
+import torch
+from torch import nn
+
+from ._validation import require_int, require_tensor
+from .attention import TinyTransformer
+from .schemes import NoPositions
+from .training import seed_everything, train
+
+
+@dataclass(frozen=True)
+class OwnPositionTask:
+    """Random tokens; the label at position p is p itself (``seq_len`` classes)."""
+
+    vocab_size: int = 16
+    seq_len: int = 16
+
+    def __post_init__(self):
+        require_int("vocab_size", self.vocab_size, minimum=1)
+        require_int("seq_len", self.seq_len, minimum=2)
+
+    @property
+    def num_classes(self) -> int:
+        return self.seq_len
+
+    def sample(self, batch_size: int, generator: torch.Generator | None = None):
+        """tokens (batch, seq_len) int64, labels (batch, seq_len): 0, 1, ..., seq_len − 1."""
+        require_int("batch_size", batch_size, minimum=1)
+        tokens = torch.randint(self.vocab_size, (batch_size, self.seq_len), generator=generator)
+        return tokens, torch.arange(self.seq_len).expand(batch_size, -1).clone()
+
+
+@lru_cache(maxsize=None)
+def _trained(causal: bool, seed: int, steps: int, task: OwnPositionTask) -> nn.Module:
+    from .experiments import _own_random_state  # the copy experiment's generator discipline
+
+    with _own_random_state():
+        seed_everything(seed)
+        model = TinyTransformer(task.vocab_size, task.num_classes, d_model=32, num_heads=2,
+                                num_layers=2, position=NoPositions(), causal=causal, pool=None)
+        train(model, task, steps=steps, batch_size=64, lr=3e-3, seed=seed, progress=False)
+    return model
+
+
+def train_position_model(causal: bool, seed: int = 0, steps: int = 800,
+                         task: OwnPositionTask = OwnPositionTask()) -> nn.Module:
+    """The copy experiment's model (2 layers, d = 32, 2 heads) with no positions, trained on
+    ``task``; cached per arguments, and each call returns its own copy."""
+    require_int("seed", seed, minimum=0)
+    require_int("steps", steps, minimum=1)
+    return copy.deepcopy(_trained(bool(causal), seed, steps, task))
+
+
+@torch.no_grad()
+def hidden_states(model: TinyTransformer, tokens: torch.Tensor) -> torch.Tensor:
+    """(batch, seq, d_model): the final LayerNorm's output, which the model's head reads."""
+    require_tensor("tokens", tokens, min_ndim=2)
+    model.eval()
+    captured = []
+    handle = model.ln_final.register_forward_hook(lambda _m, _i, out: captured.append(out))
+    try:
+        model(tokens)
+    finally:
+        handle.remove()
+    return captured[0]
+
+
+def linear_probe_accuracy(train_x: torch.Tensor, train_y: torch.Tensor, test_x: torch.Tensor,
+                          test_y: torch.Tensor, ridge: float = 1e-3) -> float:
+    """Fit one linear map (with a bias) from vectors to one-hot labels by ridge regression, then
+    score its argmax on held-out vectors.
+
+    train_x (n, d), train_y (n,) int64 in [0, C); test_x (m, d), test_y (m,) -> accuracy in [0, 1].
+    """
+    for name, x in (("train_x", train_x), ("test_x", test_x)):
+        require_tensor(name, x, min_ndim=2, floating=True)
+    num_classes = int(max(train_y.max(), test_y.max())) + 1
+    ones = torch.ones(len(train_x), 1, dtype=torch.float64)
+    features = torch.cat((train_x.double(), ones), dim=1)
+    targets = nn.functional.one_hot(train_y, num_classes).double()
+    # (XᵀX + λI) W = Xᵀ Y: the least-squares map, slightly regularised
+    gram = features.T @ features + ridge * torch.eye(features.shape[1], dtype=torch.float64)
+    weights = torch.linalg.solve(gram, features.T @ targets)
+    test_features = torch.cat((test_x.double(), torch.ones(len(test_x), 1, dtype=torch.float64)), 1)
+    return (test_features @ weights).argmax(-1).eq(test_y).double().mean().item()
