@@ -148,7 +148,8 @@ SHIFTS ?= 1 2 5
 seeds: $(VENV)/.test
 	$(PY) tools/seed_shift.py --shifts $(SHIFTS) --jobs $(JOBS) $(NOTEBOOKS)
 
-bench: $(VENV)/.course
+# bench_rope.py times HF transformers' eager RoPE beside ours: the test extra installs it.
+bench: $(VENV)/.test
 	@for script in benchmarks/bench_*.py; do echo "== $$script"; $(PY) "$$script" || exit 1; done
 
 clean:

@@ -1,51 +1,97 @@
-"""RoPE two ways, timed side by side: cached cos/sin with rotate_half (HF Llama) vs complex multiply
-(Meta).
+"""RoPE speed, side by side in one run on one thread: HF's eager code, course_lib's functions and
+the path a model takes (RotaryPositions), each as a ratio to cloning q and k (clone = 1.00).
 
-Both rotate the same float32 queries (batch 4, 8 heads, seq, head_dim 64) by the same
-angles; the cos/sin cache and the complex rotations are built once, outside the timing,
-as the models do. Prints ms per call and the complex / cached ratio for a few lengths,
-and the course_lib.apply_rope call (which rebuilds its angles every time) for scale.
-Run: make bench
+For each shape (batch, heads, seq, head_dim) and layout, q and k (float32) are rotated at
+positions 0..seq − 1. Tables that a model builds once (HF's cos/sin, RotaryPositions' buffer, the
+complex rotations) are built outside the timing; ``apply_rope`` rebuilds its angles every call.
+    clone        q.clone(), k.clone(): one read and one write of each, the floor for any
+                 out-of-place rotation
+    HF eager     half_split: transformers' Llama apply_rotary_pos_emb (q·cos + rotate_half(q)·sin);
+                 interleaved: GPT-J's, on its own [batch, seq, heads, head_dim] layout
+    apply_rope   course_lib.apply_rope on q and on k
+    Rotary...    RotaryPositions(head_dim, layout=...).rotate(q, k, positions), table cached
+    complex      Meta's Llama code: view q as complex pairs, multiply by precomputed e^{i m θ}
+Every candidate is checked against HF before it is timed. Each time is the fastest of 7 rounds
+(rounds interleave the candidates, so a busy machine slows them alike). Run: make bench
 """
 
 from __future__ import annotations
 
-import timeit
+import time
 
 import torch
+from transformers.models.gptj.modeling_gptj import apply_rotary_pos_emb as gptj_rope
+from transformers.models.llama.modeling_llama import apply_rotary_pos_emb as llama_rope
 
-from course_lib import apply_rope, rope_cos_sin, rope_inv_freq, rotate_half
+from course_lib import RotaryPositions, apply_rope, rope_cos_sin, rope_inv_freq
+
+SHAPES = [(4, 8, 512, 64), (1, 32, 2048, 128)]
+ROUNDS = 7
 
 
-def timings(seq: int, head_dim: int = 64) -> dict[str, float]:
-    x = torch.randn(4, 8, seq, head_dim, generator=torch.Generator().manual_seed(0))
-    cos, sin = (t.float() for t in rope_cos_sin(torch.arange(seq), head_dim, layout="half_split"))
-    angles = torch.arange(seq, dtype=torch.float64)[:, None] * rope_inv_freq(head_dim)
-    rotations = torch.polar(torch.ones_like(angles), angles).to(torch.complex64)
+def candidates(shape, layout: str) -> dict:
+    """name -> a function of no arguments that rotates the same q and k (or copies them)."""
+    batch, heads, seq, head_dim = shape
+    generator = torch.Generator().manual_seed(0)
+    q, k = torch.randn(2, batch, heads, seq, head_dim, generator=generator)
+    positions = torch.arange(seq)
+    scheme = RotaryPositions(head_dim, layout=layout)
+    scheme.rotate(q, k, positions)                                     # builds its table
+    found = {"clone": lambda: (q.clone(), k.clone())}
+    if layout == "half_split":
+        cos, sin = (t.float() for t in rope_cos_sin(positions, head_dim, layout="half_split"))
+        found["HF eager"] = lambda: llama_rope(q, k, cos, sin, unsqueeze_dim=0)
+    else:
+        # GPT-J's own layout [batch, seq, heads, head_dim]; sin, cos (batch, seq, head_dim/2)
+        q_bthd, k_bthd = q.transpose(1, 2).contiguous(), k.transpose(1, 2).contiguous()
+        angles = positions[:, None].double() * rope_inv_freq(head_dim)
+        sin, cos = (t.float().expand(batch, seq, head_dim // 2)
+                    for t in (angles.sin(), angles.cos()))
+        found["HF eager"] = lambda: (gptj_rope(q_bthd, sin, cos), gptj_rope(k_bthd, sin, cos))
+    found["apply_rope"] = lambda: (apply_rope(q, layout=layout), apply_rope(k, layout=layout))
+    found["RotaryPositions"] = lambda: scheme.rotate(q, k, positions)
+    if layout == "interleaved":
+        angles = positions[:, None].double() * rope_inv_freq(head_dim)
+        rotations = torch.polar(torch.ones_like(angles), angles).to(torch.complex64)
 
-    def cached_cos_sin():
-        return x * cos + rotate_half(x) * sin
+        def complex_multiply():
+            return tuple(torch.view_as_real(torch.view_as_complex(x.unflatten(-1, (-1, 2)))
+                                            * rotations).flatten(-2) for x in (q, k))
 
-    def complex_multiply():
-        pairs = torch.view_as_complex(x.reshape(*x.shape[:-1], head_dim // 2, 2))
-        return torch.view_as_real(pairs * rotations).flatten(-2)
+        found["complex"] = complex_multiply
+    reference = found["HF eager"]()
+    if layout == "interleaved":
+        reference = tuple(x.transpose(1, 2) for x in reference)
+    for name, rotate in found.items():
+        if name not in ("clone", "HF eager"):
+            assert all(torch.allclose(a, b, atol=1e-4) for a, b in zip(rotate(), reference)), name
+    return found
 
-    def library_apply_rope():
-        return apply_rope(x, layout="half_split")
 
-    assert torch.allclose(cached_cos_sin(), library_apply_rope(), atol=1e-5)
-    assert torch.allclose(complex_multiply(), apply_rope(x), atol=1e-5)
-    return {f.__name__: min(timeit.repeat(f, number=10, repeat=5)) / 10
-            for f in (cached_cos_sin, complex_multiply, library_apply_rope)}
+def timings(functions: dict) -> dict[str, float]:
+    """Seconds per call, the fastest of ROUNDS rounds; each round runs every function in turn."""
+    for f in functions.values():                                       # warm-up
+        f()
+    best = dict.fromkeys(functions, float("inf"))
+    for _ in range(ROUNDS):
+        for name, f in functions.items():
+            calls, start = 0, time.perf_counter()
+            while calls < 3 or time.perf_counter() - start < 0.02:
+                f()
+                calls += 1
+            best[name] = min(best[name], (time.perf_counter() - start) / calls)
+    return best
 
 
 if __name__ == "__main__":
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} thread(s)")
-    for seq in (128, 512, 2048):
-        t = timings(seq)
-        print(
-            f"seq {seq:>5}: cached cos/sin {t['cached_cos_sin'] * 1e3:7.2f} ms, complex "
-            f"{t['complex_multiply'] * 1e3:7.2f} ms"
-            f" (ratio complex/cached {t['complex_multiply'] / t['cached_cos_sin']:.2f}),"
-            f" apply_rope {t['library_apply_rope'] * 1e3:7.2f} ms"
-        )
+    torch.set_num_threads(1)
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} thread, float32 q and k; "
+          "ratio to clone (ms per call of q and k)")
+    names = ["clone", "HF eager", "apply_rope", "RotaryPositions", "complex"]
+    print(f"{'shape':<20} {'layout':<12}" + "".join(f"{n:>20}" for n in names))
+    for shape in SHAPES:
+        for layout in ("half_split", "interleaved"):
+            t = timings(candidates(shape, layout))
+            cells = [f"{t[n] / t['clone']:.2f} ({t[n] * 1e3:.2f})" if n in t else "-"
+                     for n in names]
+            print(f"{str(shape):<20} {layout:<12}" + "".join(f"{c:>20}" for c in cells))

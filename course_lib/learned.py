@@ -63,11 +63,28 @@ class LearnedPositions(PositionScheme):
         nn.init.normal_(self.table.weight, mean=0.0, std=init_std)
 
     def embed(self, x: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
-        if len(positions) and int(positions.max()) >= self.max_len:
+        """x (batch, seq, d_model) + row p of the table at each position p; positions (seq,) or
+        (batch, seq), whole numbers in 0..max_len − 1.
+
+        Positions on the CPU are read and checked (free there). On an accelerator reading them
+        would make the host wait for the device at every forward, so only the length is checked,
+        from shapes: seq tokens at 0, 1, ..., seq − 1 (what the model passes) need seq ≤ max_len.
+        """
+        if positions.device.type == "cpu":
+            needed = int(positions.max()) if positions.numel() else -1
+            lowest = int(positions.min()) if positions.numel() else 0
+        else:
+            needed, lowest = positions.shape[-1] - 1, 0
+        if lowest < 0:
+            raise ValueError(
+                f"Positions count from 0 (row p of the table is position p), got position "
+                f"{lowest}. A learned table has no row for a negative position."
+            )
+        if needed >= self.max_len:
             raise ValueError(
                 f"This learned table has rows for positions 0..{self.max_len - 1} "
                 f"(max_len={self.max_len}), but the sequence needs position "
-                f"{int(positions.max())}. A learned table cannot look up a position it "
+                f"{needed}. A learned table cannot look up a position it "
                 "was not built with: use shorter sequences or a larger max_len."
             )
         return x + self.table(positions)

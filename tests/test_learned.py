@@ -109,6 +109,34 @@ def test_past_the_table_gpt2_raises_an_index_error_and_we_say_why():
         model(torch.zeros(1, 9, dtype=torch.long))
 
 
+def test_a_model_on_the_meta_device_checks_the_length_without_reading_positions():
+    # meta tensors have no values: reading one (a host sync on a GPU) fails there. The length is
+    # checked from shapes alone, with the same message as on the CPU.
+    model = TinyTransformer(50, 2, d_model=16, position=LearnedPositions(8, 16)).to("meta")
+    assert model(torch.zeros(2, 8, dtype=torch.long, device="meta")).device.type == "meta"
+    with pytest.raises(ValueError, match=r"positions 0\.\.7 \(max_len=8\).*needs position 8"):
+        model(torch.zeros(1, 9, dtype=torch.long, device="meta"))
+
+
+def test_negative_positions_are_explained_where_gpt2_raises_an_index_error():
+    from transformers import GPT2Config, GPT2Model
+
+    gpt2 = GPT2Model(
+        GPT2Config(vocab_size=50, n_positions=8, n_embd=16, n_layer=1, n_head=2)
+    ).eval()
+    with pytest.raises(IndexError):
+        gpt2(input_ids=torch.zeros(1, 3, dtype=torch.long), position_ids=torch.tensor([[0, -9, 1]]))
+    with pytest.raises(ValueError, match="count from 0 .* got position -9"):
+        LearnedPositions(8, 16).embed(torch.zeros(1, 3, 16), torch.tensor([0, -9, 1]))
+
+
+def test_positions_per_sequence_are_looked_up_row_by_row():
+    scheme = LearnedPositions(8, 4)
+    positions = torch.tensor([[0, 1, 2], [5, 6, 7]])                 # (batch, seq)
+    out = scheme.embed(torch.zeros(2, 3, 4), positions)
+    assert torch.equal(out, scheme.table.weight[positions])
+
+
 def test_rows_past_the_training_length_get_no_gradient_and_only_adamw_decay():
     task = CopyBackTask(offset=1, vocab_size=4, seq_len=5)
     for weight_decay in (0.01, 0.0):
