@@ -494,4 +494,9 @@ def test_an_untouched_solution_saves_clean_in_the_instructor_lab(instructor_lab,
 def test_the_student_lab_log_is_clean(student_lab):
     """Runs last: everything above happened in this lab."""
     complaints = student_lab.complaints()
-    assert not complaints, "the server log has:\n" + "\n".join(complaints)
+    if complaints:
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        (SHOTS / "student-lab.log").write_text(student_lab.log())
+    assert not complaints, (
+        "the server log has:\n" + "\n".join(complaints)
+        + f"\n  server log: {SHOTS / 'student-lab.log'}")
