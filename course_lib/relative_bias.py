@@ -41,11 +41,14 @@ def shaw_relative_logits(q: torch.Tensor, relative_keys: torch.Tensor, clip: int
             f"relative_keys must have shape (2·clip + 1, d) = ({2 * clip + 1}, {q.shape[-1]}), "
             f"got {tuple(relative_keys.shape)}."
         )
-    positions = torch.arange(q.shape[-2], device=q.device)
+    seq = q.shape[-2]
+    positions = torch.arange(seq, device=q.device)
     offsets = (positions[None, :] - positions[:, None]).clamp(-clip, clip) + clip  # (seq, seq)
-    a = relative_keys[offsets]                                                  # (seq, seq, d)
-    # entry (i, j): q_i · a_ij, summed over the feature axis
-    return torch.einsum("...id,ijd->...ij", q, a) / math.sqrt(q.shape[-1])
+    # q_i · a_r for every query and each of the 2·clip + 1 vectors, then entry (i, j) picks r =
+    # clip(j − i): cheaper than building a (seq, seq, d) tensor of vectors
+    per_offset = q @ relative_keys.to(q.dtype).T                        # (..., seq, 2·clip + 1)
+    index = offsets.expand(*q.shape[:-2], seq, seq)
+    return per_offset.gather(-1, index) / math.sqrt(q.shape[-1])
 
 
 class ShawRelativeKeys(PositionScheme):

@@ -164,3 +164,20 @@ def test_shaw_bad_input_is_explained():
         ShawRelativeKeys(8, clip=-1)
     with pytest.raises(ValueError, match=r"shape \(2·clip \+ 1, d\)"):
         shaw_relative_logits(torch.randn(3, 4), torch.randn(3, 4), clip=2)
+
+
+def test_relative_positions_view_shows_the_slopes_bias_and_buckets():
+    from course_lib.explorers import draw_relative_positions, relative_positions_view
+
+    view = relative_positions_view(num_heads=6, seq_len=5, offset=-20)
+    assert torch.equal(view["slopes"], alibi_slopes(6)) and not view["monotone"]
+    assert relative_positions_view(num_heads=8)["monotone"]
+    assert torch.equal(view["bias"], alibi_bias(6, 5))
+    assert view["bucket_bidirectional"] == int(t5_relative_position_bucket(torch.tensor(-20)))
+    assert view["bucket_causal"] == int(t5_relative_position_bucket(torch.tensor(-20), False))
+    import matplotlib.pyplot as plt
+
+    assert draw_relative_positions(3, 4, 7) is not None
+    plt.close("all")
+    with pytest.raises(ValueError, match="num_heads must be at least 1"):
+        relative_positions_view(num_heads=0)

@@ -54,15 +54,15 @@ def draw_relative_positions(num_heads: int = 8, seq_len: int = 16, offset: int =
     bucket against the offset (both directions), the chosen offset marked."""
     view = relative_positions_view(num_heads, seq_len, offset)
     fig, axes = plt.subplots(1, 4, figsize=(15, 3.6))
-    axes[0].plot(range(1, num_heads + 1), view["slopes"], "o-")
+    axes[0].plot(range(1, num_heads + 1), view["slopes"].tolist(), "o-")
     axes[0].set(xlabel="head", ylabel="slope", yscale="log",
                 title=f"{num_heads} heads: {'monotone' if view['monotone'] else 'not monotone'}")
     for ax, head in zip(axes[1:3], (0, num_heads - 1)):
-        ax.imshow(view["bias"][head], cmap="viridis")
+        ax.imshow(view["bias"][head].numpy(), cmap="viridis")
         ax.set(xlabel="key j", ylabel="query i",
                title=f"head {head + 1}: −{view['slopes'][head]:.3g}·|i − j|")
     for kind, style in (("bidirectional", "-"), ("causal", "--")):
-        axes[3].plot(view["offsets"], view[f"buckets_{kind}"], style, label=kind)
+        axes[3].plot(view["offsets"].numpy(), view[f"buckets_{kind}"].numpy(), style, label=kind)
     axes[3].axvline(offset, color="gray", linestyle=":")
     axes[3].set(xlabel="offset j − i", ylabel="T5 bucket",
                 title=f"offset {offset}: bucket {view['bucket_bidirectional']} "
