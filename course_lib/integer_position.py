@@ -13,9 +13,11 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ._validation import require_choice, require_int
-from .attention import SelfAttention, TransformerBlock, attention_entropy
+from ._validation import require_choice, require_int, require_positive_float
+from .attention import SelfAttention, TinyTransformer, TransformerBlock, attention_entropy
 from .schemes import NoPositions, PositionScheme
+from .tasks import IGNORE_INDEX, CopyBackTask
+from .training import seed_everything
 
 
 class IntegerPosition(PositionScheme):
@@ -69,6 +71,20 @@ def layernorm_cosine(position: int, other_position: int | None = None, d_model: 
     )
 
 
+def _split_attention_gradient(attn: SelfAttention) -> tuple[float, float]:
+    """Gradient norms of one attention layer, split by path: (W_Q and W_K, W_V and the output proj).
+
+    W_Q, W_K decide *where* attention looks (through the logits and softmax); W_V and the output
+    projection carry *what* it passes on. Biases are counted with their weights.
+    """
+    d = attn.proj.weight.shape[0]
+    grad_w, grad_b = attn.qkv.weight.grad, attn.qkv.bias.grad   # rows: [W_Q; W_K; W_V]
+    qk = torch.cat([grad_w[: 2 * d].reshape(-1), grad_b[: 2 * d]])
+    value = torch.cat([grad_w[2 * d:].reshape(-1), grad_b[2 * d:],
+                       attn.proj.weight.grad.reshape(-1), attn.proj.bias.grad])
+    return qk.norm().item(), value.norm().item()
+
+
 def _one_probe(
     seq_len: int, block: str, d_model: int, seed: int, final_ln: bool, with_index: bool
 ) -> dict:
@@ -98,11 +114,17 @@ def _one_probe(
     # nn.Linear computes x @ W.T, so the weights that read the index feature are
     # W's last *column*: w_Q = W[:d, -1], w_K = W[d:2d, -1].
     w = attn.qkv.weight.detach()
+    qk_grad, value_grad = _split_attention_gradient(attn)
     return {
         "feature_norm": x.norm(dim=-1).max().item(),
         "max_logit": logits.abs().max().item(),
         "entropy": attention_entropy(attn.last_weights).mean().item(),
         "grad_norm": torch.cat([p.grad.reshape(-1) for p in layer.parameters()]).norm().item(),
+        "grad_qk": qk_grad,
+        "grad_value": value_grad,
+        # 1 - sum_j w_ij^2 is the trace of softmax's Jacobian diag(w) - w wᵀ for row i: 0 when
+        # the row is one-hot (no gradient reaches the logits), 1 - 1/n when it is uniform.
+        "softmax_slope": (1 - attn.last_weights.pow(2).sum(-1)).mean().item(),
         "loss": loss.item(),
         "index_qk": torch.dot(w[:d_model, -1], w[d_model:2 * d_model, -1]).item(),
         "last_row_top_key": attn.last_weights[0, 0, -1].argmax().item(),
@@ -127,7 +149,10 @@ def length_sweep(lengths, block: str = "attention", d_model: int = 32, seeds: in
     "feature_norm" (largest input vector norm), "max_logit" (largest |attention
     logit|), "entropy" (attention-row entropy in nats, averaged over all rows),
     "grad_norm" (norm of the gradient of the block's parameters, not the
-    head's), "loss", "index_qk" (w_Q . w_K for the index feature: its sign
+    head's), "grad_qk" and "grad_value" (the attention layer's gradient split
+    into W_Q, W_K and into W_V, output projection), "softmax_slope" (mean over
+    attention rows of 1 - sum_j w_ij², the trace of softmax's Jacobian: 0 for a
+    saturated one-hot row), "loss", "index_qk" (w_Q . w_K for the index feature: its sign
     decides whether large logits favour the last keys or the first), and
     "last_row_top_key" (the key the last query attends to most).
     """
@@ -145,3 +170,66 @@ def length_sweep(lengths, block: str = "attention", d_model: int = 32, seeds: in
     for key in probes[0][0]:
         result[key] = torch.tensor([[p[key] for p in row] for row in probes])
     return result
+
+
+class _IndexedAttention(nn.Module):
+    """Embedding (d_model - 1) + the raw index -> one plain attention layer -> a head per token."""
+
+    def __init__(self, vocab_size: int, d_model: int):
+        super().__init__()
+        self.token_embedding = nn.Embedding(vocab_size, d_model - 1)
+        self.position = IntegerPosition("concat")
+        self.attn = SelfAttention(d_model)
+        self.head = nn.Linear(d_model, vocab_size)
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        positions = torch.arange(tokens.shape[1], device=tokens.device)
+        x = self.position.embed(self.token_embedding(tokens), positions)
+        return self.head(self.attn(x, NoPositions(), positions))
+
+
+def training_gradients(seq_len: int, block: str = "attention", seeds: int = 3, steps: int = 150,
+                       batch_size: int = 16, lr: float = 3e-3, d_model: int = 32) -> dict:
+    """Train with the raw index concatenated, recording the loss and the gradient at every step.
+
+    Design: the copy task (``CopyBackTask``: copy the token 3 back, 16 symbols) at length
+    ``seq_len``; ``block="attention"``: token embedding + index -> one plain attention layer -> a
+    per-token head; ``"pre_ln_block"``: a 1-layer ``TinyTransformer`` (pre-LayerNorm, final
+    LayerNorm) with ``IntegerPosition("concat")``. AdamW as in ``course_lib.training.train``
+    (weight decay 0.01), fresh batches of ``batch_size`` per step, seed s for both the model and the
+    batches. Returns {"loss", "grad_qk", "grad_value"}, each a tensor (seeds, steps): the training
+    loss and the first attention layer's gradient norms split as in ``length_sweep``, measured at
+    each step *before* the update. Chance level is log(16) = 2.77 (the uniform prediction).
+    """
+    require_int("seq_len", seq_len, minimum=4)
+    require_choice("block", block, ("attention", "pre_ln_block"))
+    require_int("seeds", seeds, minimum=1)
+    require_int("steps", steps, minimum=1)
+    require_int("batch_size", batch_size, minimum=1)
+    require_positive_float("lr", lr)
+    require_int("d_model", d_model, minimum=3)
+    task = CopyBackTask(offset=3, vocab_size=16, seq_len=seq_len)
+    record = {key: torch.zeros(seeds, steps) for key in ("loss", "grad_qk", "grad_value")}
+    for seed in range(seeds):
+        seed_everything(seed)
+        if block == "attention":
+            model = _IndexedAttention(task.vocab_size, d_model)
+            attn = model.attn
+        else:
+            model = TinyTransformer(task.vocab_size, task.vocab_size, d_model=d_model,
+                                    position=IntegerPosition("concat"), pool=None)
+            attn = model.blocks[0].attn
+        optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
+        generator = torch.Generator().manual_seed(seed)
+        for step in range(steps):
+            tokens, labels = task.sample(batch_size, generator)
+            logits = model(tokens)
+            loss = F.cross_entropy(logits.reshape(-1, task.vocab_size), labels.reshape(-1),
+                                   ignore_index=IGNORE_INDEX)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            record["loss"][seed, step] = loss.item()
+            record["grad_qk"][seed, step], record["grad_value"][seed, step] = (
+                _split_attention_gradient(attn))
+            optimizer.step()
+    return record

@@ -13,6 +13,7 @@ from course_lib import (
     layernorm_cosine,
     length_sweep,
 )
+from course_lib.integer_position import training_gradients
 
 
 def test_entropy_matches_torch_categorical_and_its_bounds():
@@ -75,6 +76,42 @@ def test_whether_plain_gradients_explode_depends_on_the_sign_of_the_index_weight
     assert torch.equal(plain["last_row_top_key"][2] > 1024 / 2, plain["index_qk"][2] > 0)
 
 
+def test_softmax_slope_is_the_trace_of_torchs_softmax_jacobian():
+    """length_sweep's "softmax_slope" is 1 - sum_j w_j^2; check that identity against autograd."""
+    logits = torch.randn(6, generator=torch.Generator().manual_seed(0)) * 3
+    jacobian = torch.autograd.functional.jacobian(lambda a: torch.softmax(a, dim=-1), logits)
+    w = torch.softmax(logits, dim=-1)
+    assert torch.allclose(torch.trace(jacobian), 1 - w.pow(2).sum(), atol=1e-6)
+
+
+def test_gradient_split_covers_the_whole_plain_layer(plain):
+    """The plain layer's parameters are qkv and proj: the two paths add up to the whole gradient."""
+    whole = (plain["grad_qk"] ** 2 + plain["grad_value"] ** 2).sqrt()
+    assert torch.allclose(whole, plain["grad_norm"], rtol=1e-4)
+
+
+def test_value_path_grows_with_the_inputs_while_the_saturated_softmax_starves_query_key(plain):
+    value_growth = plain["grad_value"][2] / plain["grad_value"][0]
+    sign = plain["index_qk"][0]
+    assert (value_growth > 100).sum() >= 5 and torch.all(sign[value_growth > 100] > 0)
+    slope = plain["softmax_slope"]
+    n = torch.tensor(plain["length"], dtype=torch.float32)[:, None]
+    assert torch.all((slope > 0) & (slope <= 1 - 1 / n + 1e-6)), "trace of a softmax Jacobian"
+    assert torch.all(slope[2] < slope[0]) and slope[2].median() < 0.1
+    share = (plain["grad_qk"] / plain["grad_value"]).median(dim=1).values
+    assert share[2] < share.max() / 3, "W_Q, W_K get a shrinking part of the gradient"
+
+
+def test_training_with_the_raw_index_learns_at_16_and_stalls_at_chance_at_128():
+    uniform = torch.nn.functional.cross_entropy(torch.zeros(1, 16), torch.tensor([0])).item()
+    short = training_gradients(16, "attention", seeds=2)
+    long = training_gradients(128, "attention", seeds=2)
+    assert short["loss"].shape == (2, 150) and long["grad_qk"].shape == (2, 150)
+    assert torch.all(short["loss"][:, -20:].mean(1) < uniform - 0.2)
+    assert torch.all((long["loss"][:, -20:].mean(1) - uniform).abs() < 0.05)
+    assert long["grad_qk"][:, -20:].max() < short["grad_qk"][:, -20:].min() / 5
+
+
 def test_prelayernorm_gradient_trend_is_set_by_the_final_layernorm():
     with_final = (
         length_sweep([8, 1024], "pre_ln_block", seeds=10, final_ln=True)["grad_norm"]
@@ -115,6 +152,12 @@ def test_prelayernorm_attention_is_uniform_at_init_with_or_without_the_index():
         (lambda: length_sweep([]), "at least one sequence length"),
         (lambda: length_sweep([8, 0]), "each length must be at least 1"),
         (lambda: length_sweep([8], seeds=0), "seeds must be at least 1"),
+        (lambda: training_gradients(3), "seq_len must be at least 4"),
+        (
+            lambda: training_gradients(16, block="mlp"),
+            "block must be one of 'attention', 'pre_ln_block'",
+        ),
+        (lambda: training_gradients(16, steps=0), "steps must be at least 1"),
     ],
 )
 def test_bad_input_raises_a_clear_value_error(call, message):
