@@ -12,11 +12,14 @@ complex rotations) are built outside the timing; ``apply_rope`` rebuilds its ang
     Rotary...    RotaryPositions(head_dim, layout=...).rotate(q, k, positions), table cached
     complex      Meta's Llama code: view q as complex pairs, multiply by precomputed e^{i m θ}
 Every candidate is checked against HF before it is timed. Each time is the fastest of 7 rounds
-(rounds interleave the candidates, so a busy machine slows them alike). Run: make bench
+(rounds interleave the candidates, so a busy machine slows them alike), with freed memory kept
+for reuse (``keep_freed_memory``), so page faults do not swamp the arithmetic. Run: make bench
 """
 
 from __future__ import annotations
 
+import ctypes
+import sys
 import time
 
 import torch
@@ -83,7 +86,21 @@ def timings(functions: dict) -> dict[str, float]:
     return best
 
 
+def keep_freed_memory() -> None:
+    """Serve every tensor from glibc's heap and never hand freed memory back: otherwise a large
+    tensor is a fresh mmap whose page faults (and trims) cost more than the arithmetic, and the
+    times depend on what ran before. GPU allocators cache memory the same way."""
+    if sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL("libc.so.6")
+        except OSError:
+            return
+        libc.mallopt(-4, 0)             # M_MMAP_MAX: no mmap for large blocks
+        libc.mallopt(-1, 2**62)         # M_TRIM_THRESHOLD: never give the heap back
+
+
 if __name__ == "__main__":
+    keep_freed_memory()
     torch.set_num_threads(1)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} thread, float32 q and k; "
           "ratio to clone (ms per call of q and k)")
