@@ -9,6 +9,7 @@ One small module per idea, in course order:
     sinusoidal         03  the paper's sin/cos table, its layouts and its rotation map
     learned            04  a learned table of position vectors (BERT, GPT-2)
     rope               05  rotary position embeddings: rotate q and k by m·θ_i
+    kv_cache           05  decoding with a KV cache under RoPE; positions from a padding mask
     relative_bias      06  Shaw's clipped relative keys; T5's bucketed, learned bias per offset
     alibi              06  ALiBi: a fixed linear distance penalty per head
     probes             06  no positions at all: what a causal mask leaks, read by a linear probe

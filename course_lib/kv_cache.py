@@ -73,7 +73,8 @@ def rope_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, positions:
     seq = q.shape[1]
     allowed = torch.ones(seq, seq, dtype=torch.bool, device=q.device).tril() & mask[:, None, :]
     scores = scores.masked_fill(~allowed, float("-inf"))
-    return torch.softmax(scores, dim=-1).nan_to_num(0.0) @ v         # a fully masked row -> 0
+    weights = scores.softmax(dim=-1).nan_to_num(0.0)                 # a fully masked row -> 0
+    return weights @ v
 
 
 def decode_with_cache(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, positions: torch.Tensor,

@@ -162,7 +162,7 @@ def _cos_sin(positions: torch.Tensor, inv_freq: torch.Tensor, layout: str):
     inv_freq's dtype and on its device."""
     # m·θ_i for every position m and pair i: (*positions.shape, d/2); cos and sin of each once
     angles = positions.to(inv_freq)[..., None] * inv_freq
-    cos, sin = angles.cos(), angles.sin()
+    cos, sin = torch.cos(angles), torch.sin(angles)
     if layout == "half_split":
         # pairs (i, i + d/2): [θ_0 … θ_{d/2−1} ‖ θ_0 … θ_{d/2−1}], HF's torch.cat((freqs, freqs))
         return torch.cat((cos, cos), dim=-1), torch.cat((sin, sin), dim=-1)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -92,8 +93,11 @@ def _failures(report: Path, notebooks: list[Path]) -> dict[str, list[tuple[str, 
 
 
 def _first_line(problem: ET.Element) -> str:
-    text = (problem.get("message") or problem.text or "").strip()
-    lines = [line.strip() for line in text.splitlines() if "Error" in line] or text.splitlines()
+    # nbval's message attribute is a summary ("[+19 more lines; ...]"); the traceback is the text.
+    text = f"{problem.text or ''}\n{problem.get('message') or ''}".strip()
+    # the exception line of the traceback, e.g. "AssertionError: causal keeps ..."
+    lines = [line for line in map(str.strip, text.splitlines())
+             if re.match(r"[\w.]*(Error|Exception)\b", line)] or text.splitlines()
     return lines[-1][:160] if lines else "?"
 
 
