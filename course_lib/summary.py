@@ -125,7 +125,7 @@ ROWS = (
         "no positions: buckets exact near 0, log-spaced to 128, one beyond",
         "yes",
         "yes, and left from right (two halves)",
-        "no: trained at 16, below 0.4 at n = 64 — unreached buckets keep their random start",
+        "no: trained at 16, below 0.5 at n = 64 — unreached buckets keep their random start",
         "32 × heads, shared by all layers",
     ),
     (
