@@ -174,7 +174,7 @@ def _yarn_keep(head_dim: int, base: float, original_max_len: int, beta_fast: flo
     low, high = pair_turning(beta_fast), pair_turning(beta_slow)
     if truncate:                                                       # whole pairs, widened
         low, high = math.floor(low), math.ceil(high)
-    # HF clips hi to head_dim − 1 (not head_dim/2 − 1): kept, so both give the same ramp.
+    # HF clips hi at head_dim − 1, not at the last pair (head_dim/2 − 1); so do we: HF's ramp.
     low, high = max(low, 0), min(high, head_dim - 1)
     if low == high:
         high += 0.001                                                  # HF: no division by zero
