@@ -13,6 +13,7 @@ One small module per idea, in course order:
     relative_bias      06  Shaw's clipped relative keys; T5's bucketed, learned bias per offset
     alibi              06  ALiBi: a fixed linear distance penalty per head
     probes             06  no positions at all: what a causal mask leaks, read by a linear probe
+    rope_scaling       07  RoPE context extension: PI, NTK, YaRN, Llama 3, LongRoPE, p-RoPE
 
 and the course's tools: ``tasks`` (synthetic data), ``training`` (seeded loop), ``experiments`` (the
 standard copy-back experiment, defined once and cached), ``extrapolation`` (train at one length,
@@ -80,6 +81,7 @@ from .rope import (
     rotate_every_two,
     rotate_half,
 )
+from .rope_scaling import ROPE_SCALING_KINDS, pair_regions, scaled_rope_inv_freq
 from .schemes import NoPositions, PositionScheme
 from .sinusoidal import (
     SinusoidalPositions,
@@ -120,6 +122,7 @@ __all__ = [
     "MLP",
     "NoPositions",
     "PositionScheme",
+    "ROPE_SCALING_KINDS",
     "RotaryPositions",
     "SelfAttention",
     "SinusoidalPositions",
@@ -133,6 +136,8 @@ __all__ = [
     "alibi_slopes",
     "apply_rope",
     "apply_rope_complex",
+    "pair_regions",
+    "scaled_rope_inv_freq",
     "attention_entropy",
     "attention_logits",
     "causal_mask",
