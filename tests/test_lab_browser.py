@@ -35,6 +35,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from chromium import CHROMIUM_ARGS, system_chromium
 from conftest import ROOT
 
 pytestmark = pytest.mark.slow
@@ -45,15 +46,6 @@ EXERCISE = "exercises/00_order_blindness/00_order_blindness.ipynb"
 START_TIMEOUT = 180  # s: `make lab` to the printed URL, on 2 busy cores
 STEP = 120_000  # ms: a page, a kernel start, a dialog
 RUN_ALL = 900_000  # ms: chapter 00 top to bottom while other tests use the same 2 cores
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 PAGE_ERRORS: list[str] = []  # uncaught JavaScript errors of the current page
 # Warnings the server logs whatever the course configures (upstream; the README lists them).
 UPSTREAM_WARNINGS = (
@@ -216,9 +208,7 @@ def instructor_lab(course, tmp_path_factory):
 def browser():
     from playwright.sync_api import sync_playwright
 
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    assert chromium, (
-        "The browser test needs Chromium: `apt-get install chromium` (.ci/run does it).")
+    chromium = system_chromium("The browser test")
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS,
                                              headless=True)

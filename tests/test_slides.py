@@ -17,11 +17,11 @@ from __future__ import annotations
 import importlib.util
 import io
 import json
-import shutil
 import subprocess
 
 import nbformat
 import pytest
+from chromium import CHROMIUM_ARGS, system_chromium
 from nbgrader_course import ROOT
 from PIL import Image
 
@@ -36,14 +36,8 @@ FIT_TOLERANCE_PX = 4  # sub-pixel rounding, a focus outline
 MIN_TEXT_PX = 16  # prose, tables, code and printouts, as drawn on the 1280 x 720 screen
 MIN_FIGURE_SCALE = 0.6  # a figure drawn at less than this share of its size is unreadable
 # Flags Chromium needs as root in a container, and to keep it from calling home on a closed network.
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
+OFFLINE_CHROMIUM_ARGS = [
+    *CHROMIUM_ARGS,
     # Belt and braces: even if the namespace below is unavailable, no host name resolves.
     "--host-resolver-rules=MAP * ~NOTFOUND",
     "--proxy-server=127.0.0.1:9",
@@ -77,10 +71,7 @@ def decks():
 def browser(tmp_path_factory):
     from playwright.sync_api import sync_playwright
 
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    assert chromium, (
-        "Chromium is needed for the slide tests: `apt-get install chromium` (.ci/run does it)."
-    )
+    chromium = system_chromium("The slide tests")
     executable = chromium
     # Cut the network for real where we may: run Chromium in an empty network namespace (as root, or
     # as a user through a user namespace). Where neither is allowed, the resolver/proxy flags still
@@ -94,7 +85,7 @@ def browser(tmp_path_factory):
             break
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
-            executable_path=executable, args=CHROMIUM_ARGS, headless=True
+            executable_path=executable, args=OFFLINE_CHROMIUM_ARGS, headless=True
         )
         yield browser
         browser.close()
