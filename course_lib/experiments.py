@@ -41,8 +41,11 @@ from .relative_bias import ShawRelativeKeys, T5RelativeBias
 from .rope import RotaryPositions
 from .schemes import NoPositions, PositionScheme
 from .sinusoidal import SinusoidalPositions
-from .tasks import CopyBackTask, MixedLengths
+from .tasks import CopyBackTask, CopyFirstTask, MixedLengths
 from .training import seed_everything, train
+
+#: the tasks a CopyExperiment can train: the standard one, and its absolute counterpart (ch. 06)
+COPY_TASKS = ("copy_back", "copy_first")
 
 
 @dataclass(frozen=True)
@@ -62,9 +65,16 @@ class CopyExperiment:
     lr: float = 3e-3
     weight_decay: float = 0.01
     causal: bool = False       # True: each token attends only to itself and earlier tokens
+    # "copy_back" (the standard task) or "copy_first" (each position outputs token 0; no offset)
+    task_name: str = "copy_back"
 
-    def task(self) -> CopyBackTask:
+    def __post_init__(self):
+        require_choice("task_name", self.task_name, COPY_TASKS)
+
+    def task(self) -> CopyBackTask | CopyFirstTask:
         """The task at the training length (``measure_extrapolation`` sets other lengths)."""
+        if self.task_name == "copy_first":
+            return CopyFirstTask(vocab_size=self.vocab_size, seq_len=self.train_len)
         return CopyBackTask(offset=self.offset, vocab_size=self.vocab_size, seq_len=self.train_len)
 
     def training_task(self) -> CopyBackTask | MixedLengths:

@@ -4,6 +4,8 @@
     train_position_model   a TinyTransformer with no positions trained on it (cached, seeded)
     hidden_states          the vectors a model's head reads, (batch, seq, d_model)
     linear_probe_accuracy  how well one linear map reads position back from such vectors
+    attention_beyond       each query's share of attention on keys more than ``window`` back
+    attention_mass_beyond  its mean per layer and head for a model on some tokens
 
 A bidirectional model with no positions is permutation-equivariant (chapter 00): every position of
 a sequence looks alike, so it cannot do better than chance. A causal mask breaks the symmetry —
@@ -100,3 +102,41 @@ def linear_probe_accuracy(train_x: torch.Tensor, train_y: torch.Tensor, test_x: 
     weights = torch.linalg.solve(gram, features.T @ targets)
     test_features = torch.cat((test_x.double(), torch.ones(len(test_x), 1, dtype=torch.float64)), 1)
     return (test_features @ weights).argmax(-1).eq(test_y).double().mean().item()
+
+
+def attention_beyond(weights: torch.Tensor, window: int) -> torch.Tensor:
+    """Each query's share of attention on keys more than ``window`` places back.
+
+    weights (..., seq, seq), query i by key j, rows summing to 1 -> (..., seq): entry i is
+    sum over j < i − window of weights[..., i, j] (0 for queries i <= window: no such key). A model
+    trained at length n has only met offsets up to n − 1, so ``window`` = n − 1 measures how much
+    attention goes to distances it never saw.
+    """
+    require_tensor("weights", weights, min_ndim=2, floating=True)
+    seq = weights.shape[-1]
+    if weights.shape[-2] != seq:
+        raise ValueError(f"weights must be square in their last two dimensions (query by key), "
+                         f"got shape {tuple(weights.shape)}.")
+    require_int("window", window, minimum=0)
+    i = torch.arange(seq, device=weights.device)
+    far = (i[:, None] - i[None, :]) > window            # (seq, seq): key j more than window back
+    return (weights * far).sum(-1)
+
+
+@torch.no_grad()
+def attention_mass_beyond(model: TinyTransformer, tokens: torch.Tensor,
+                          window: int) -> torch.Tensor:
+    """(num_layers, num_heads): the share of attention on keys more than ``window`` back, averaged
+    over the batch and over the queries that have such keys (positions window + 1 ... seq − 1).
+
+    tokens (batch, seq) int64 with seq > window + 1.
+    """
+    require_tensor("tokens", tokens, min_ndim=2)
+    require_int("window", window, minimum=0)
+    if tokens.shape[-1] <= window + 1:
+        raise ValueError(f"tokens must be longer than window + 1 = {window + 1} positions, so that "
+                         f"some query has keys beyond the window; got {tokens.shape[-1]}.")
+    model.eval()
+    model(tokens)
+    return torch.stack([attention_beyond(w, window)[..., window + 1:].mean((0, -1))
+                        for w in model.attention_weights])

@@ -130,12 +130,14 @@ ROWS = (
     ),
     (
         6,
-        "ALiBi (fixed −m_h·|i − j|)",
+        "ALiBi (fixed −m_h·\\|i − j\\|)",
         "no: grows with the distance",
         "no positions: a penalty per unit of distance",
         "yes",
-        "distance only: |i − j| has no left and right (bidirectional: ~0.2 on copy-3-back)",
-        "not measured here: bidirectional, it never learns copy-3-back",
+        "distance only: \\|i − j\\| has no left and right (bidirectional: ~0.2 on copy-3-back); "
+        "causal, copy-3-back needs 8 heads and 1600 steps (2 heads, 800 steps: below 0.7)",
+        "partly: causal, 8 heads, trained at 16, keeps over 3/4 of it at n = 64 (its steep heads "
+        "ignore keys beyond the window); copies the first token at every position up to 63",
         "0",
     ),
     (

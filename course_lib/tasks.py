@@ -138,6 +138,44 @@ class CopyBackTask:
 
 
 @dataclass(frozen=True)
+class CopyFirstTask:
+    """At every position p >= 1, output the sequence's first token (the one at position 0).
+
+    The opposite of CopyBackTask: the answer sits at an *absolute* place, as far back from the
+    query as the query is long, so a scheme that fades with distance (ALiBi) has to reach ever
+    further back as p grows. Position 0 has no answer (label ``IGNORE_INDEX``); ``offset`` = 1
+    names the first position that has one, as ``measure_extrapolation`` expects.
+    """
+
+    vocab_size: int = 16
+    seq_len: int = 16
+
+    def __post_init__(self):
+        require_int("vocab_size", self.vocab_size, minimum=2)
+        require_int("seq_len", self.seq_len, minimum=2)
+
+    @property
+    def offset(self) -> int:
+        return 1
+
+    @property
+    def num_classes(self) -> int:
+        return self.vocab_size
+
+    def sample(
+        self, batch_size: int, generator: torch.Generator | None = None, seq_len: int | None = None
+    ):
+        """tokens (batch, seq_len) int64, labels (batch, seq_len): IGNORE_INDEX at 0, then
+        tokens[:, 0] at every position; ``seq_len`` defaults to the training length."""
+        require_int("batch_size", batch_size, minimum=1)
+        n = self.seq_len if seq_len is None else require_int("seq_len", seq_len, minimum=2)
+        tokens = torch.randint(self.vocab_size, (batch_size, n), generator=generator)
+        labels = tokens[:, :1].expand(-1, n).clone()
+        labels[:, 0] = IGNORE_INDEX
+        return tokens, labels
+
+
+@dataclass(frozen=True)
 class MixedLengths:
     """A task trained at several lengths: each batch draws its length uniformly from ``lengths``.
 

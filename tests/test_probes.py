@@ -56,3 +56,66 @@ def test_without_positions_a_repeated_token_gets_the_same_state_everywhere_even_
 def test_bad_input_is_explained(call, message):
     with pytest.raises(ValueError, match=message):
         call()
+
+
+# --- attention beyond the training window (section 4's causal ALiBi and copy-the-first-token) ---
+
+from course_lib.probes import attention_beyond, attention_mass_beyond  # noqa: E402
+
+
+def test_uniform_causal_attention_puts_the_counted_share_beyond_the_window():
+    seq, window = 10, 3
+    weights = torch.ones(seq, seq).tril()
+    weights = weights / weights.sum(-1, keepdim=True)             # query i: 1/(i+1) on each key
+    expected = torch.tensor([max(i - window, 0) / (i + 1) for i in range(seq)])
+    assert torch.allclose(attention_beyond(weights, window), expected)
+
+
+def test_attention_on_the_first_key_is_all_beyond_once_the_query_is_past_the_window():
+    weights = torch.zeros(2, 3, 8, 8)
+    weights[..., 0] = 1.0                                          # every query looks at key 0
+    beyond = attention_beyond(weights, window=4)
+    assert beyond.shape == (2, 3, 8)
+    assert beyond[..., :5].eq(0).all() and beyond[..., 5:].eq(1).all()
+
+
+def test_alibi_alone_leaves_the_geometric_share_beyond_the_window_cross_checked_with_bloom():
+    """With q·k = 0 the weights are Bloom's ALiBi alone: key d back gets r^d / sum r^e, r = e^-m,
+    so the share more than w back is (r^(w+1) - r^(i+1)) / (1 - r^(i+1))."""
+    import math
+
+    from transformers.models.bloom.modeling_bloom import build_alibi_tensor
+
+    heads, seq, window = 4, 24, 5
+    bloom = build_alibi_tensor(torch.ones(1, seq), heads, torch.float64)   # (heads, 1, seq)
+    future = torch.ones(seq, seq, dtype=torch.bool).triu(1)
+    weights = bloom.expand(heads, seq, seq).masked_fill(future, -math.inf).softmax(-1)
+    r = torch.exp(-torch.tensor([2.0 ** (-8 * h / heads) for h in range(1, heads + 1)],
+                                dtype=torch.float64))[:, None]
+    i = torch.arange(seq, dtype=torch.float64)
+    expected = ((r ** (window + 1) - r ** (i + 1)) / (1 - r ** (i + 1))).clamp(min=0)
+    assert torch.allclose(attention_beyond(weights, window), expected, atol=1e-12)
+
+
+def test_attention_mass_beyond_is_one_number_per_layer_and_head_averaged_over_far_queries():
+    torch.manual_seed(0)
+    model = TinyTransformer(8, 8, d_model=16, num_heads=2, num_layers=3, causal=True, pool=None)
+    tokens = torch.randint(8, (4, 12))
+    mass = attention_mass_beyond(model, tokens, window=5)
+    assert mass.shape == (3, 2)
+    by_hand = [attention_beyond(w, 5)[..., 6:].mean((0, -1)) for w in model.attention_weights]
+    assert torch.allclose(mass, torch.stack(by_hand))
+    # no position scheme, causal: query i averages i + 1 keys, so the share is far from 0 and 1
+    assert ((mass > 0.05) & (mass < 0.95)).all()
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda: attention_beyond(torch.ones(3, 4) / 4, 1), "square"),
+    (lambda: attention_beyond(torch.ones(4, 4) / 4, -1), "window must be at least 0"),
+    (lambda: attention_beyond(torch.ones(4, 4, dtype=torch.long), 1), "weights"),
+    (lambda: attention_mass_beyond(TinyTransformer(8, 8, pool=None), torch.zeros(1, 6,
+                                   dtype=torch.long), 5), "longer than window"),
+])
+def test_bad_window_input_is_explained(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()
