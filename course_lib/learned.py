@@ -70,11 +70,16 @@ class LearnedPositions(PositionScheme):
         would make the host wait for the device at every forward, so only the length is checked,
         from shapes: seq tokens at 0, 1, ..., seq − 1 (what the model passes) need seq ≤ max_len.
         """
+        return self._add_rows(x, positions, first=0)
+
+    def _add_rows(self, x: torch.Tensor, positions: torch.Tensor, first: int) -> torch.Tensor:
+        """x + rows ``first + p`` of the table, checked as ``embed`` says (``first`` is a host int,
+        so the accelerator check from shapes still knows the last row a sequence needs)."""
         if positions.device.type == "cpu":
-            needed = int(positions.max()) if positions.numel() else -1
-            lowest = int(positions.min()) if positions.numel() else 0
+            needed = int(positions.max()) + first if positions.numel() else -1
+            lowest = int(positions.min()) + first if positions.numel() else 0
         else:
-            needed, lowest = positions.shape[-1] - 1, 0
+            needed, lowest = positions.shape[-1] - 1 + first, first
         if lowest < 0:
             raise ValueError(
                 f"Positions count from 0 (row p of the table is position p), got position "
@@ -87,7 +92,7 @@ class LearnedPositions(PositionScheme):
                 f"{needed}. A learned table cannot look up a position it "
                 "was not built with: use shorter sequences or a larger max_len."
             )
-        return x + self.table(positions)
+        return x + self.table(positions + first if first else positions)
 
 
 # --- Chapter 04, part two: where a table starts, and how tables are resized ---------------------
@@ -138,7 +143,7 @@ class RandomStartPositions(LearnedPositions):
 
     def embed(self, x: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
         if not self.training:
-            return super().embed(x, positions + self.start)
+            return self._add_rows(x, positions, first=self.start)
         seq = len(positions)
         if seq > self.max_len:
             raise ValueError(

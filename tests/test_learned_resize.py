@@ -10,6 +10,7 @@ from course_lib import (
     INITIAL_STD,
     LearnedPositions,
     RandomStartPositions,
+    TinyTransformer,
     interpolate_table,
     seed_everything,
     tile_table,
@@ -218,3 +219,15 @@ def test_resizing_on_the_meta_device():
     table = torch.zeros(16, 4, device="meta")
     assert interpolate_table(table, 64).shape == (64, 4)
     assert tile_table(table, 64).device.type == "meta"
+
+
+def test_a_start_past_the_table_is_explained_on_the_meta_device_too():
+    # On an accelerator positions are not read (a host sync), but the start is a host int: the
+    # last row a sequence needs is still known from shapes, as on the CPU.
+    for device in ("cpu", "meta"):
+        model = TinyTransformer(50, 2, d_model=16, position=RandomStartPositions(16, 16, start=10))
+        model = model.to(device).eval()
+        model(torch.zeros(1, 6, dtype=torch.long, device=device))             # rows 10..15: fits
+        needs_16 = r"positions 0\.\.15 \(max_len=16\).*needs position 16"
+        with pytest.raises(ValueError, match=needs_16):
+            model(torch.zeros(1, 7, dtype=torch.long, device=device))
