@@ -54,7 +54,7 @@ from .checkers import (
 )
 from .experiments import COPY_EXPERIMENT, CopyExperiment, train_copy_model
 from .extrapolation import extrapolation_table, measure_extrapolation, plot_per_position
-from .integer_position import IntegerPosition, layernorm_cosine, length_sweep
+from .integer_position import IntegerPosition, layernorm_cosine, length_sweep, training_gradients
 from .learned import (
     INITIAL_STD,
     PUBLISHED_TABLES,
@@ -85,8 +85,11 @@ from .rope_scaling import ROPE_SCALING_KINDS, pair_regions, scaled_rope_inv_freq
 from .schemes import NoPositions, PositionScheme
 from .sinusoidal import (
     SinusoidalPositions,
+    convert_layout,
+    four_term_logits,
     half_split_permutation,
     offset_rotation,
+    permute_residual_stream,
     sinusoid_frequencies,
     sinusoidal_table,
     tensor2tensor_sinusoidal_table,
@@ -104,6 +107,10 @@ from .tasks import (
 from .training import accuracy, accuracy_by_position, seed_everything, train
 
 __all__ = [
+    "permute_residual_stream",
+    "four_term_logits",
+    "convert_layout",
+    "training_gradients",
     "ALiBiPositions",
     "AgentTask",
     "CopyBackTask",
