@@ -15,7 +15,7 @@ def t5_bucket(relative_position, bidirectional=True, num_buckets=32, max_distanc
         after = torch.zeros_like(relative_position)
         distance = {causal_distance}
     max_exact = {max_exact}
-    log_part = ({log_part} * (n - max_exact)){to_int}
+    log_part = ({log_part} * ({scale})){to_int}
     large = {large}
     return after + torch.where(distance < max_exact, distance, large)
 """
@@ -27,10 +27,11 @@ def _bucket(n="num_buckets // 2 if bidirectional else num_buckets",
             max_exact="n // 2",
             log_part="torch.log(distance.float() / max_exact) / math.log(max_distance / max_exact)",
             to_int=".long()",
-            large="(max_exact + log_part).clamp(max=n - 1)"):
+            large="(max_exact + log_part).clamp(max=n - 1)",
+            scale="n - max_exact"):
     """The solution with one part changed (the defaults give the right answer)."""
     return _BUCKET.format(n=n, after=after, causal_distance=causal_distance, max_exact=max_exact,
-                          log_part=log_part, to_int=to_int, large=large)
+                          log_part=log_part, to_int=to_int, large=large, scale=scale)
 
 
 _SLOPES = """
@@ -109,6 +110,22 @@ WRONG_ANSWERS = {
     "buckets as plain clipping (Shaw): every distance exact up to the last bucket": {
         "cell": "t5_bucket", "breaks": ["test_t5_bucket"],
         "source": _bucket(max_exact="n", large="torch.full_like(distance, n - 1)"),
+    },
+    "the last bucket is n, not n − 1 (the clamp one too high)": {
+        "cell": "t5_bucket", "breaks": ["test_t5_bucket"],
+        "source": _bucket(large="(max_exact + log_part).clamp(max=n)"),
+    },
+    "the log-spaced region one bucket short (scaled by n − max_exact − 1)": {
+        "cell": "t5_bucket", "breaks": ["test_t5_bucket"],
+        "source": _bucket(scale="n - max_exact - 1"),
+    },
+    "half the buckets in a decoder too (halving applied to both directions)": {
+        "cell": "t5_bucket", "breaks": ["test_t5_bucket"],
+        "source": _bucket(n="num_buckets // 2"),
+    },
+    "offset 0 (the query itself) put in the keys-after half": {
+        "cell": "t5_bucket", "breaks": ["test_t5_bucket"],
+        "source": _bucket(after="relative_position >= 0"),
     },
     # ---- exercise 2: ALiBi's slopes by hand (3 points)
     "one geometric ladder 2^(-8h/n) for any head count": {
@@ -223,6 +240,29 @@ def t5_bucket(relative_position, bidirectional=True, num_buckets=32, max_distanc
     return out
 """,
     },
+    "t5_bucket with numpy inside, in float64, warning about far offsets": {
+        "cell": "t5_bucket",
+        "source": """
+import warnings
+
+import numpy as np
+
+def t5_bucket(relative_position, bidirectional=True, num_buckets=32, max_distance=128):
+    rel = relative_position.numpy()
+    n = num_buckets // 2 if bidirectional else num_buckets
+    exact = n // 2
+    if bidirectional:
+        base, dist = np.where(rel > 0, n, 0), np.abs(rel)
+    else:
+        base, dist = np.zeros_like(rel), np.maximum(-rel, 0)
+    if (dist > max_distance).any():
+        warnings.warn("some offsets lie past max_distance: they share the last bucket")
+    with np.errstate(divide="ignore"):
+        far = exact + (np.log(dist / exact) / np.log(max_distance / exact) * (n - exact))
+    far = np.minimum(np.nan_to_num(far, neginf=0).astype(np.int64), n - 1)
+    return torch.from_numpy(np.asarray(base + np.where(dist < exact, dist, far))).long()
+""",
+    },
     "ALiBi slopes as torch powers, computed in float64": {
         "cell": "alibi_slopes_by_hand",
         "source": """
@@ -232,6 +272,25 @@ def alibi_slopes_by_hand(num_heads):
     extra = 2.0 ** (-8.0 * torch.arange(1, 2 * (num_heads - closest) + 1, 2, dtype=torch.float64)
                     / (2 * closest))
     return torch.cat((first, extra)).float()
+""",
+    },
+    "ALiBi slopes with the paper's recursive get_slopes": {
+        "cell": "alibi_slopes_by_hand",
+        "source": """
+def alibi_slopes_by_hand(num_heads):
+    def get_slopes(n):
+        def get_slopes_power_of_2(n):
+            start = 2 ** (-2 ** -(math.log2(n) - 3))
+            ratio = start
+            return [start * ratio ** i for i in range(n)]
+
+        if math.log2(n).is_integer():
+            return get_slopes_power_of_2(n)
+        closest_power_of_2 = 2 ** math.floor(math.log2(n))
+        return (get_slopes_power_of_2(closest_power_of_2)
+                + get_slopes(2 * closest_power_of_2)[0::2][: n - closest_power_of_2])
+
+    return torch.tensor(get_slopes(num_heads))
 """,
     },
     "t5_bias through F.embedding, then a transpose": {
@@ -262,6 +321,19 @@ def trained_buckets(train_len, bidirectional=True, num_buckets=32, max_distance=
                                                      max_distance)))
     print(f"{len(seen)} buckets reached")
     return sorted(seen)
+""",
+    },
+    "trained_buckets in closed form: every bucket up to the farthest distance's": {
+        "cell": "trained_buckets",
+        "source": """
+def trained_buckets(train_len, bidirectional=True, num_buckets=32, max_distance=128):
+    # a bucket grows by at most one per step of distance, so every bucket up to the farthest is hit
+    far = int(t5_relative_position_bucket(torch.tensor(1 - train_len), bidirectional,
+                                          num_buckets, max_distance))
+    before = list(range(far + 1))
+    if not bidirectional:
+        return before
+    return before + [num_buckets // 2 + b for b in range(1, far + 1)]
 """,
     },
 }
