@@ -585,3 +585,179 @@ def test_by_hand_rules_cannot_be_evaded(tmp_path, sandbox_available):
     }
     assert not wrong, f"student: (score, deserved) — {wrong}"
     assert not _sandbox_processes()
+
+
+# ---- chapter 06: the same rule for T5's bucket (exercise 1) and ALiBi's slopes (exercise 2), which
+# HF transformers also ships under other names (LayoutLM's and CPM-Ant's buckets, MPT's ALiBi) and
+# the chapter's widget computes (course_lib.explorers, which the run-time record does not watch).
+CH06 = "06_relative_positions"
+_T5_DEF = ("def t5_bucket(relative_position, bidirectional=True, num_buckets=32, "
+           "max_distance=128):\n")
+_T5_ARGS = "relative_position, bidirectional, num_buckets, max_distance"
+_SLOPES_DEF = "def alibi_slopes_by_hand(num_heads):\n"
+
+
+def _t5(imports: str, body: str) -> tuple[str, str, str]:
+    return ("t5_bucket", imports + _T5_DEF + body, "")
+
+
+def _slopes(imports: str, body: str) -> tuple[str, str, str]:
+    return ("alibi_slopes_by_hand", imports + _SLOPES_DEF + body, "")
+
+
+# label -> (cell, answer, extra cell placed after the set-up cell)
+BY_HAND_06 = {
+    "t5-alias": _t5("from course_lib import t5_relative_position_bucket as buckets\n",
+                    f"    return buckets({_T5_ARGS})\n"),
+    "t5-wrapper-class": _t5(
+        "from course_lib import T5RelativeBias\n",
+        "    span = int(relative_position.abs().max()) + 1\n"
+        "    model = T5RelativeBias(1, num_buckets, max_distance, bidirectional)\n"
+        "    with torch.no_grad():\n"
+        "        model.bias.weight.copy_(torch.arange(num_buckets, dtype=torch.float32)[:, None])\n"
+        "        table = model.attention_bias(span)[0, 0]\n"
+        "    lookup = torch.cat((table[:, 0].flip(0), table[0, 1:]))\n"
+        "    return lookup[relative_position + span - 1].long()\n",
+    ),
+    "t5-hf-private": _t5("from transformers.models.t5.modeling_t5 import T5Attention as Hf\n",
+                         f"    return Hf._relative_position_bucket({_T5_ARGS})\n"),
+    "t5-hf-layoutlmv2-copy": _t5(
+        "from transformers.models.layoutlmv2.modeling_layoutlmv2 import "
+        "relative_position_bucket as copied\n",
+        f"    return copied({_T5_ARGS})\n",
+    ),
+    "t5-hf-layoutlmv3-method": _t5(
+        "from transformers.models.layoutlmv3 import modeling_layoutlmv3 as m\n",
+        f"    return m.LayoutLMv3Encoder.relative_position_bucket(None, {_T5_ARGS}).long()\n",
+    ),
+    "t5-hf-cpmant-private": _t5(
+        "from transformers.models.cpmant.modeling_cpmant import "
+        "CpmAntSegmentPositionEmbedding as Cpm\n",
+        "    if bidirectional:\n"
+        "        return Cpm._position_bucket(None, relative_position, num_buckets,\n"
+        "                                    max_distance).long()\n"
+        "    far = Cpm._position_bucket(None, -relative_position.clamp(max=0), 2 * num_buckets,\n"
+        "                               max_distance)\n"
+        "    return (far - num_buckets * (far >= num_buckets)).long()\n",
+    ),
+    "t5-explorer-view": _t5(
+        "from course_lib.explorers.relative_positions import relative_positions_view as view\n",
+        "    shown = view(offset=int(relative_position.abs().max()), num_buckets=num_buckets,\n"
+        "                 max_distance=max_distance)\n"
+        "    kind = 'buckets_bidirectional' if bidirectional else 'buckets_causal'\n"
+        "    reach = (len(shown['offsets']) - 1) // 2\n"
+        "    return shown[kind][relative_position + reach]\n",
+    ),
+    "t5-getattr": _t5("import course_lib\n",
+                      "    find = getattr(course_lib, 't5_relative_' + 'position_bucket')\n"
+                      f"    return find({_T5_ARGS})\n"),
+    "t5-eval": _t5("import course_lib\n",
+                   "    find = eval('course_lib.t5_relative' + '_position_bucket')\n"
+                   f"    return find({_T5_ARGS})\n"),
+    "t5-importlib": _t5(
+        "import importlib\n",
+        "    module = importlib.import_module('transformers.models.t5.modeling_t5')\n"
+        "    hf = module.__dict__['T5Att' + 'ention']\n"
+        f"    return hf.__dict__['_relative_position_' + 'bucket']({_T5_ARGS})\n",
+    ),
+    "t5-operator": _t5(
+        "import operator\nfrom transformers.models.layoutlmv2 import modeling_layoutlmv2 as m\n"
+        "find = operator.attrgetter('relative_' + 'position_bucket')\n",
+        f"    return find(m)({_T5_ARGS})\n",
+    ),
+    "slopes-alias": _slopes("from course_lib import alibi_slopes as slopes\n",
+                            "    return slopes(num_heads)\n"),
+    "slopes-wrapper-class": _slopes("from course_lib import ALiBiPositions\n",
+                                    "    return ALiBiPositions(num_heads).slopes.clone()\n"),
+    "slopes-from-bias": _slopes("import course_lib as cl\n",
+                                "    return -cl.alibi_bias(num_heads, 2)[:, 0, 1].float()\n"),
+    "slopes-explorer-view": _slopes(
+        "from course_lib.explorers.relative_positions import relative_positions_view\n",
+        "    return relative_positions_view(num_heads=num_heads)['slopes']\n",
+    ),
+    "slopes-hf-bloom-private": _slopes(
+        "from transformers.models.bloom.modeling_bloom import _get_alibi_slopes as hf_slopes\n",
+        "    return hf_slopes(num_heads, torch.device('cpu'))\n",
+    ),
+    "slopes-hf-bloom-tensor": _slopes(
+        "from transformers.models.bloom.modeling_bloom import build_alibi_tensor as alibi\n",
+        "    return alibi(torch.ones(1, 2), num_heads, torch.float32)[:, 0, 1]\n",
+    ),
+    "slopes-hf-mpt-tensor": _slopes(
+        "from transformers.models.mpt.modeling_mpt import build_mpt_alibi_tensor as mpt\n",
+        "    return -mpt(num_heads, 2)[:, 0, 0]\n",
+    ),
+    "slopes-pydoc-locate": _slopes(
+        "import pydoc\n",
+        "    return pydoc.locate('course_lib.alibi' + '_slopes')(num_heads)\n",
+    ),
+    "slopes-global-in-function": _slopes(
+        "def prepare():\n    global ladder\n    from course_lib import alibi_slopes as ladder\n"
+        "prepare()\n",
+        "    return ladder(num_heads)\n",
+    ),
+}
+REFLECTIVE_06 = {"t5-getattr", "t5-eval", "t5-importlib", "t5-operator", "slopes-pydoc-locate"}
+
+# Honest answers that read like rule-breaking to a careless reader: both must score 10.
+HONEST_06 = {
+    # the student's own helper, named like the HF copy that is banned
+    "own-helper-named-like-hf": (
+        "t5_bucket",
+        "def relative_position_bucket(distance, n, max_exact, max_distance):\n"
+        "    far = torch.log(distance.float() / max_exact) / math.log(max_distance / max_exact)\n"
+        "    far = (max_exact + (far * (n - max_exact)).long()).clamp(max=n - 1)\n"
+        "    return torch.where(distance < max_exact, distance, far)\n"
+        + _T5_DEF
+        + "    n = num_buckets // 2 if bidirectional else num_buckets\n"
+        "    if bidirectional:\n"
+        "        side, distance = (relative_position > 0).long() * n, relative_position.abs()\n"
+        "    else:\n"
+        "        side, distance = 0, (-relative_position).clamp(min=0)\n"
+        "    return side + relative_position_bucket(distance, n, n // 2, max_distance)\n",
+        "",
+    ),
+    # the ALiBi paper's own code, and a scratch cell that looks at the library's answers
+    "papers-get-slopes-and-scratch-library-cell": (
+        "alibi_slopes_by_hand",
+        "def get_slopes(n):\n"
+        "    def get_slopes_power_of_2(n):\n"
+        "        start = 2 ** (-2 ** -(math.log2(n) - 3))\n"
+        "        return [start * start ** i for i in range(n)]\n"
+        "    if math.log2(n).is_integer():\n"
+        "        return get_slopes_power_of_2(n)\n"
+        "    closest = 2 ** math.floor(math.log2(n))\n"
+        "    return get_slopes_power_of_2(closest) + get_slopes(2 * closest)[0::2][: n - closest]\n"
+        + _SLOPES_DEF
+        + "    return torch.tensor(get_slopes(num_heads), dtype=torch.float32)\n",
+        "from course_lib import alibi_slopes, t5_relative_position_bucket as reference\n"
+        "print(alibi_slopes(12), reference(torch.arange(-3, 4)))\n",
+    ),
+}
+
+
+def test_by_hand_rules_cannot_be_evaded_in_chapter_06(tmp_path, sandbox_available):
+    submissions = tmp_path / "submitted"
+    points = points_per_test(CH06)
+    total = sum(points.values())
+    lost = {"t5_bucket": points["test_t5_bucket"],
+            "alibi_slopes_by_hand": points["test_alibi_slopes_by_hand"]}
+    cases = {"honest": (filled_in(_release(CH06), _source(CH06)), total)}
+    for label, (cell, answer, extra) in BY_HAND_06.items():
+        # reflection anywhere in the notebook costs both by-hand exercises
+        deserved = total - (sum(lost.values()) if label in REFLECTIVE_06 else lost[cell])
+        cases[f"by-hand-{label}"] = (_with_attack(CH06, extra, {cell: answer}), deserved)
+    for label, (cell, answer, extra) in HONEST_06.items():
+        cases[f"honest-{label}"] = (_with_attack(CH06, extra, {cell: answer}), total)
+    for student, (nb, _) in cases.items():
+        (submissions / student / CH06).mkdir(parents=True)
+        nbformat.write(nb, submissions / student / CH06 / f"{CH06}.ipynb")
+    # exercise 4 makes 376 hidden calls: ten seconds a cell is tight on a shared machine
+    scores = csv_scores(grade(CH06, submissions, tmp_path / "out", timeout=60, jobs=2))
+    wrong = {
+        s: (scores.get(s), expected)
+        for s, (_, expected) in cases.items()
+        if scores.get(s) != expected
+    }
+    assert not wrong, f"student: (score, deserved) — {wrong}"
+    assert not _sandbox_processes()
