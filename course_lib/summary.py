@@ -150,6 +150,27 @@ ROWS = (
         "no: lower still at 32 and 64",
         "0",
     ),
+    (
+        7,
+        "RoPE + position interpolation (θ/s)",
+        "yes: rotations",
+        "yes, within s·L0: positions squeezed into the trained range",
+        "no: the same position turns s times slower",
+        "yes, but near offsets are squeezed together (copy-3-back: chance with no training)",
+        "zero-shot only where far offsets matter (copy-first at 4×: yes); copy-3-back needs a "
+        "fine-tune, and a plain fine-tune with the same steps does better",
+        "0",
+    ),
+    (
+        7,
+        "RoPE + dynamic NTK (base grows past L0)",
+        "yes: rotations",
+        "yes",
+        "no past L0: the base depends on the current length",
+        "yes, exactly plain RoPE up to L0",
+        "changes nothing up to L0; a KV cache goes stale past it unless keys are re-rotated",
+        "0",
+    ),
 )
 
 
