@@ -588,8 +588,10 @@ def test_by_hand_rules_cannot_be_evaded(tmp_path, sandbox_available):
 
 
 # ---- chapter 06: the same rule for T5's bucket (exercise 1) and ALiBi's slopes (exercise 2), which
-# HF transformers also ships under other names (LayoutLM's and CPM-Ant's buckets, MPT's ALiBi) and
-# the chapter's widget computes (course_lib.explorers, which the run-time record does not watch).
+# HF transformers also ships under other names (LayoutLM's and CPM-Ant's buckets, MPT's ALiBi:
+# before the hidden tests banned those names, each scored full marks) and which the chapter's widget
+# computes (relative_positions_view: course_lib.explorers is not in the library names, but the
+# library functions it calls are recorded at run time).
 CH06 = "06_relative_positions"
 _T5_DEF = ("def t5_bucket(relative_position, bidirectional=True, num_buckets=32, "
            "max_distance=128):\n")
