@@ -260,6 +260,13 @@ BY_HAND = {
     "    return find(course_lib)(x, positions, base)\n",
     "pydoc-locate": "import pydoc\ndef rope_interleaved(x, positions, base=10000.0):\n"
     "    return pydoc.locate('course_lib.rope.apply' + '_rope')(x, positions, base)\n",
+    # GPT-J's interleaved rotation, from HF transformers: a public name no ban list holds
+    "hf-gptj": "import torch\nfrom transformers.models.gptj.modeling_gptj import "
+    "apply_rotary_pos_emb as turn\ndef rope_interleaved(x, positions, base=10000.0):\n"
+    "    d = x.shape[-1]\n"
+    "    angles = positions[:, None].double() * base ** (-torch.arange(0, d, 2).double() / d)\n"
+    "    return turn(x[None, :, None], angles.sin()[None].to(x.dtype), "
+    "angles.cos()[None].to(x.dtype))[0, :, 0]\n",
 }
 
 

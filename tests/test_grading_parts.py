@@ -556,3 +556,30 @@ def test_ordinary_method_names_and_a_scratch_cell_replaced_by_an_own_helper_are_
         "!echo done\n%time f(torch.ones(2, 4))",
     ]
     assert by_hand.violations(cells, "f", BANNED, LIBRARY) == []
+
+
+@pytest.mark.parametrize(
+    "cells",
+    [
+        # T5's bucket and ALiBi under names no ban list holds (found by an attacker on chapter 06)
+        ["from transformers.models.layoutlmv2.modeling_layoutlmv2 import "
+         "relative_position_bucket as rpb\ndef f(x):\n    return rpb(x)"],
+        ["import transformers.models.mpt.modeling_mpt as mpt\n"
+         "def f(x):\n    return mpt.build_mpt_alibi_tensor(x, 8)"],
+        ["import transformers\ndef f(x):\n    return transformers.models.llama.modeling_llama"
+         ".apply_rotary_pos_emb(x, x, x, x)[0]"],
+        ["def helper(x):\n    from torchtune.modules import RotaryPositionalEmbeddings as R\n"
+         "    return R(4)(x)\ndef f(x):\n    return helper(x)"],
+    ],
+)
+def test_a_by_hand_function_may_not_reach_a_package_that_implements_it(cells):
+    problems = by_hand.violations(cells, "f", BANNED, LIBRARY)
+    assert any("implements this for you" in p for p in problems), problems
+
+
+def test_a_scratch_cell_may_compare_against_transformers():
+    cells = ["from transformers.models.t5.modeling_t5 import T5Attention\n"
+             "reference = T5Attention._relative_position_bucket",
+             "def f(x):\n    return x.abs()",
+             "assert f(torch.ones(1)) is not None and reference is not None"]
+    assert by_hand.violations(cells, "f", BANNED, LIBRARY) == []

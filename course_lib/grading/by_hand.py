@@ -6,8 +6,10 @@
   the imports behind them, a ``global`` set elsewhere, a ``match`` binding, code inside cell magics
   such as ``%%capture``): a banned name (``apply_rope``), any ``course_lib`` function or class
   (``library``; e.g. ``offset_rotation`` does a rotation too), a library's private attribute
-  (``torch._C``), a banned name in a string. Local variables are the function's own: a local called
-  ``causal_mask`` is fine, and so is a helper the student wrote and named ``rotate_half``.
+  (``torch._C``), a banned name in a string, any import from a package that implements position
+  encodings itself (``transformers``, ``torchtune``, …: ``REFERENCE_PACKAGES``). Local variables
+  are the function's own: a local called ``causal_mask`` is fine, and so is a helper the student
+  wrote and named ``rotate_half``.
 * **the whole notebook** — anything that turns strings into functions or reaches into the grader's
   machinery where no reader can follow: ``getattr``, ``eval``, ``exec``, ``compile``,
   ``__import__``, ``globals``, ``vars``; attributes such as ``__globals__``, ``__dict__``,
@@ -143,6 +145,29 @@ REFLECTION_MODULES = {
     "concurrent",
 }
 LIBRARY_MODULES = {"torch", "course_lib", "numpy", "math", "cmath"}
+# Packages that implement position encodings themselves, under names no ban list can keep up with
+# (transformers alone holds T5's bucket as LayoutLMv2's `relative_position_bucket` and CPM-Ant's
+# `_position_bucket`, ALiBi as MPT's `build_mpt_alibi_tensor`). A by-hand function may not reach
+# them at all; the rest of the notebook may (a scratch cell comparing against HF is fine).
+REFERENCE_PACKAGES = {
+    "transformers",
+    "torchtune",
+    "timm",
+    "xformers",
+    "flash_attn",
+    "rotary_embedding_torch",
+    "x_transformers",
+    "labml_nn",
+    "fairseq",
+    "megatron",
+    "vllm",
+    "mlx",
+    "keras_nlp",
+    "keras_hub",
+    "tensorflow",
+    "jax",
+    "flax",
+}
 # `sys` is reflection (sys.modules, sys._getframe) but also where stderr lives: these uses stay
 # allowed.
 PLAIN_SYS_ATTRIBUTES = {
@@ -374,6 +399,13 @@ def _node_problems(
             problems.append(f"it uses the private attribute `.{node.attr}` of a library")
         elif node.attr in LIBRARY_LOADERS and from_library:
             problems.append(f"it loads code from a file (`.{node.attr}`)")
+    elif isinstance(node, ast.Import):
+        for alias in node.names:
+            if alias.name.split(".")[0] in REFERENCE_PACKAGES:
+                problems.append(f"it imports `{alias.name}`, which implements this for you")
+    elif isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] in \
+            REFERENCE_PACKAGES:
+        problems.append(f"it imports from `{node.module}`, which implements this for you")
     elif isinstance(node, ast.ImportFrom):
         for alias in node.names:
             if alias.name in banned or (
