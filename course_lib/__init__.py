@@ -12,7 +12,7 @@ One small module per idea, in course order:
     kv_cache           05  decoding with a KV cache under RoPE; positions from a padding mask
     relative_bias      06  Shaw's clipped relative keys; T5's bucketed, learned bias per offset
     alibi              06  ALiBi: a fixed linear distance penalty per head
-    probes             06  no positions at all: what a causal mask leaks, read by a linear probe
+    probes             06  what a causal mask leaks (a linear probe); attention past a window
     rope_scaling       07  RoPE context extension: PI, NTK, YaRN, Llama 3, LongRoPE, p-RoPE
 
 and the course's tools: ``tasks`` (synthetic data), ``training`` (seeded loop), ``experiments`` (the
@@ -99,6 +99,7 @@ from .tasks import (
     IGNORE_INDEX,
     AgentTask,
     CopyBackTask,
+    CopyFirstTask,
     MixedLengths,
     copy_offset_profile,
     toy_attention_weights,
@@ -114,6 +115,7 @@ __all__ = [
     "ALiBiPositions",
     "AgentTask",
     "CopyBackTask",
+    "CopyFirstTask",
     "MixedLengths",
     "IGNORE_INDEX",
     "NormalisedPosition",
