@@ -158,7 +158,7 @@ ROWS = (
         "no: the same position turns s times slower",
         "yes, but near offsets are squeezed together (copy-3-back: chance with no training)",
         "zero-shot only where far offsets matter (copy-first at 4×: yes); copy-3-back needs a "
-        "fine-tune, and a plain fine-tune with the same steps does better",
+        "fine-tune, and a plain fine-tune with the same steps is never behind it",
         "0",
     ),
     (
