@@ -14,6 +14,7 @@ One small module per idea, in course order:
     alibi              06  ALiBi: a fixed linear distance penalty per head
     probes             06  what a causal mask leaks (a linear probe); attention past a window
     rope_scaling       07  RoPE context extension: PI, NTK, YaRN, Llama 3, LongRoPE, p-RoPE
+    context_extension  07  a scaled RoPE in a model, a short fine-tune, dynamic NTK with a KV cache
 
 and the course's tools: ``tasks`` (synthetic data), ``training`` (seeded loop), ``experiments`` (the
 standard copy-back experiment, defined once and cached), ``extrapolation`` (train at one length,
@@ -51,6 +52,14 @@ from .checkers import (
     check_number,
     check_tensor,
     gradient_of,
+)
+from .context_extension import (
+    CACHE_POLICIES,
+    ScaledRotaryPositions,
+    dynamic_ntk_attention,
+    dynamic_ntk_decode,
+    fine_tune_copy_model,
+    with_position,
 )
 from .experiments import COPY_EXPERIMENT, CopyExperiment, train_copy_model
 from .extrapolation import extrapolation_table, measure_extrapolation, plot_per_position
@@ -108,6 +117,12 @@ from .tasks import (
 from .training import accuracy, accuracy_by_position, seed_everything, train
 
 __all__ = [
+    "with_position",
+    "fine_tune_copy_model",
+    "dynamic_ntk_decode",
+    "dynamic_ntk_attention",
+    "ScaledRotaryPositions",
+    "CACHE_POLICIES",
     "permute_residual_stream",
     "four_term_logits",
     "convert_layout",

@@ -6,6 +6,7 @@ browser: a plain ``*_view(...)`` function that computes what the widget shows
 The notebook only wires ipywidgets controls to ``draw_*(…_view(...))``.
 """
 
+from .context_extension import context_extension_view, draw_context_extension
 from .integer_dimension import draw_integer_dimension, integer_dimension_view
 from .learned_tables import draw_learned_tables, learned_tables_view
 from .normalised_positions import draw_normalised_positions, normalised_positions_view
@@ -22,4 +23,5 @@ __all__ = [
     "learned_tables_view", "draw_learned_tables",
     "rope_view", "draw_rope",
     "relative_positions_view", "draw_relative_positions",
+    "context_extension_view", "draw_context_extension",
 ]
