@@ -444,6 +444,23 @@ def ch01_class() -> dict[str, tuple[str, object, float]]:
     return cases
 
 
+def _graded_as_deserved(chapter: str, cases: dict, tmp_path: Path, timeout: float) -> None:
+    """Grade every case (student -> (notebook, deserved score)) as one class of ``chapter``; each
+    student scores exactly what they deserve and no sandbox process is left running."""
+    submissions = tmp_path / "submitted"
+    for student, (nb, _) in cases.items():
+        (submissions / student / chapter).mkdir(parents=True)
+        nbformat.write(nb, submissions / student / chapter / f"{chapter}.ipynb")
+    scores = csv_scores(grade(chapter, submissions, tmp_path / "out", timeout=timeout, jobs=2))
+    wrong = {
+        s: (scores.get(s), expected)
+        for s, (_, expected) in cases.items()
+        if scores.get(s) != expected
+    }
+    assert not wrong, f"student: (score, deserved) — {wrong}"
+    assert not _sandbox_processes()
+
+
 def _sandbox_processes() -> list[str]:
     """Processes still running as a sandbox uid that no grader holds (other tests may be grading
     right now: a uid in use is locked by its harness, see Sandbox.uid)."""
@@ -550,7 +567,6 @@ def test_attackers_get_only_what_their_honest_work_deserves_and_hurt_nobody(
 
 
 def test_by_hand_rules_cannot_be_evaded(tmp_path, sandbox_available):
-    submissions = tmp_path / "submitted"
     honest = filled_in(_release(CH05), _source(CH05))
     points = points_per_test(CH05)
     total = sum(points.values())
@@ -581,17 +597,7 @@ def test_by_hand_rules_cannot_be_evaded(tmp_path, sandbox_available):
                                      without_by_hand if label in reflective else without_ex1)
     for label, (answers, extra) in HONEST_UNUSUAL.items():
         cases[f"honest-{label}"] = (_with_attack(CH05, extra, answers), total)
-    for student, (nb, _) in cases.items():
-        (submissions / student / CH05).mkdir(parents=True)
-        nbformat.write(nb, submissions / student / CH05 / f"{CH05}.ipynb")
-    scores = csv_scores(grade(CH05, submissions, tmp_path / "out", timeout=TIMEOUT, jobs=2))
-    wrong = {
-        s: (scores.get(s), expected)
-        for s, (_, expected) in cases.items()
-        if scores.get(s) != expected
-    }
-    assert not wrong, f"student: (score, deserved) — {wrong}"
-    assert not _sandbox_processes()
+    _graded_as_deserved(CH05, cases, tmp_path, timeout=TIMEOUT)
 
 
 # ---- chapter 06: the same rule for T5's bucket (exercise 1) and ALiBi's slopes (exercise 2), which
@@ -746,7 +752,6 @@ HONEST_06 = {
 
 
 def test_by_hand_rules_cannot_be_evaded_in_chapter_06(tmp_path, sandbox_available):
-    submissions = tmp_path / "submitted"
     points = points_per_test(CH06)
     total = sum(points.values())
     lost = {"t5_bucket": points["test_t5_bucket"],
@@ -758,15 +763,5 @@ def test_by_hand_rules_cannot_be_evaded_in_chapter_06(tmp_path, sandbox_availabl
         cases[f"by-hand-{label}"] = (_with_attack(CH06, extra, {cell: answer}), deserved)
     for label, (cell, answer, extra) in HONEST_06.items():
         cases[f"honest-{label}"] = (_with_attack(CH06, extra, {cell: answer}), total)
-    for student, (nb, _) in cases.items():
-        (submissions / student / CH06).mkdir(parents=True)
-        nbformat.write(nb, submissions / student / CH06 / f"{CH06}.ipynb")
     # exercise 4 makes 376 hidden calls: ten seconds a cell is tight on a shared machine
-    scores = csv_scores(grade(CH06, submissions, tmp_path / "out", timeout=60, jobs=2))
-    wrong = {
-        s: (scores.get(s), expected)
-        for s, (_, expected) in cases.items()
-        if scores.get(s) != expected
-    }
-    assert not wrong, f"student: (score, deserved) — {wrong}"
-    assert not _sandbox_processes()
+    _graded_as_deserved(CH06, cases, tmp_path, timeout=60)
