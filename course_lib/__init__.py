@@ -17,7 +17,8 @@ One small module per idea, in course order:
     context_extension  07  a scaled RoPE in a model, a short fine-tune, dynamic NTK with a KV cache
 
 and the course's tools: ``tasks`` (synthetic data), ``training`` (seeded loop), ``experiments`` (the
-standard copy-back experiment, defined once and cached), ``extrapolation`` (train at one length,
+standard copy-back experiment, defined once and cached), ``parallel`` (several trainings at once,
+one per core, same models), ``extrapolation`` (train at one length,
 test at others), ``plotting`` (lecture style), ``explorers`` (widget logic, one module per chapter),
 ``checkers`` (readable exercise tests).
 """
@@ -59,9 +60,10 @@ from .context_extension import (
     dynamic_ntk_attention,
     dynamic_ntk_decode,
     fine_tune_copy_model,
+    fine_tune_copy_models,
     with_position,
 )
-from .experiments import COPY_EXPERIMENT, CopyExperiment, train_copy_model
+from .experiments import COPY_EXPERIMENT, CopyExperiment, train_copy_model, train_copy_models
 from .extrapolation import extrapolation_table, measure_extrapolation, plot_per_position
 from .integer_position import IntegerPosition, layernorm_cosine, length_sweep, training_gradients
 from .learned import (
@@ -119,6 +121,7 @@ from .training import accuracy, accuracy_by_position, seed_everything, train
 __all__ = [
     "with_position",
     "fine_tune_copy_model",
+    "fine_tune_copy_models",
     "dynamic_ntk_decode",
     "dynamic_ntk_attention",
     "ScaledRotaryPositions",
@@ -197,6 +200,7 @@ __all__ = [
     "toy_word_vectors",
     "train",
     "train_copy_model",
+    "train_copy_models",
     "CopyExperiment",
     "COPY_EXPERIMENT",
     "use_lecture_style",

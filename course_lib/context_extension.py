@@ -19,13 +19,13 @@ from __future__ import annotations
 import copy
 import math
 from dataclasses import replace
-from functools import lru_cache
 
 import torch
 from torch import nn
 
 from ._validation import require_choice, require_int, require_positive_float, require_tensor
-from .experiments import COPY_EXPERIMENT, CopyExperiment, train_copy_model
+from .experiments import COPY_EXPERIMENT, CopyExperiment, train_copy_model, train_copy_models
+from .parallel import TrainingCache
 from .rope import _positions_for, _rope
 from .rope_scaling import ROPE_SCALING_KINDS, scaled_rope_inv_freq
 from .schemes import PositionScheme
@@ -101,8 +101,14 @@ def fine_tune_copy_model(kind: str, seed: int = 0, factor: float = 4.0, steps: i
     ``config``). kind "none" is a plain fine-tune at the longer length. Cached per argument set for
     the life of the kernel; each call returns its own copy. Returns the model in eval mode.
     """
-    require_choice("kind", kind, ROPE_SCALING_KINDS)
-    require_int("seed", seed, minimum=0)
+    return fine_tune_copy_models([(kind, seed)], factor, steps, lr, config, **params)[0]
+
+
+def fine_tune_copy_models(jobs, factor: float = 4.0, steps: int = 150, lr: float = 3e-3,
+                          config: CopyExperiment = COPY_EXPERIMENT, **params) -> list[nn.Module]:
+    """``[fine_tune_copy_model(kind, seed, factor, steps, lr, config, **params) for kind, seed in
+    jobs]``, the missing ones trained side by side (``course_lib.parallel``: same models, bit for
+    bit)."""
     require_int("steps", steps, minimum=1)
     require_positive_float("factor", factor)
     require_positive_float("lr", lr)
@@ -111,21 +117,30 @@ def fine_tune_copy_model(kind: str, seed: int = 0, factor: float = 4.0, steps: i
     if int(config.train_len * factor) != config.train_len * factor:
         raise ValueError(f"factor × the training length ({config.train_len}) must be a whole "
                          f"length, got factor {factor}.")
-    model = _fine_tuned(kind, seed, float(factor), steps, float(lr), config,
-                        tuple(sorted(params.items())))
-    return copy.deepcopy(model)
+    keys = []
+    for job in jobs:
+        if not isinstance(job, (tuple, list)) or len(job) != 2:
+            raise ValueError(f"each job must be a pair (kind, seed), got {job!r}.")
+        kind = require_choice("kind", job[0], ROPE_SCALING_KINDS)
+        seed = require_int("seed", job[1], minimum=0)
+        keys.append((kind, seed, float(factor), steps, float(lr), config,
+                     tuple(sorted(params.items()))))
+    # the base models first, side by side, so that every fine-tuning worker inherits them
+    train_copy_models([("rope", seed, config) for seed in dict.fromkeys(k[1] for k in keys)])
+    return [copy.deepcopy(model) for model in _FINE_TUNED.get_many(keys)]
 
 
-@lru_cache(maxsize=None)
-def _fine_tuned(kind, seed, factor, steps, lr, config, params):
+def _fine_tune(kind, seed, factor, steps, lr, config, params):
     scheme = ScaledRotaryPositions(config.head_dim, kind=kind, factor=factor,
                                    original_max_len=config.train_len, **dict(params))
     model = with_position(train_copy_model("rope", seed, config), scheme)
     long_task = replace(config, train_len=int(config.train_len * factor)).task()
-    with torch.random.fork_rng(devices=[]):
-        train(model, long_task, steps=steps, batch_size=config.batch_size, lr=lr, seed=seed,
-              progress=False, weight_decay=config.weight_decay)
+    train(model, long_task, steps=steps, batch_size=config.batch_size, lr=lr, seed=seed,
+          progress=False, weight_decay=config.weight_decay)
     return model
+
+
+_FINE_TUNED = TrainingCache(_fine_tune)
 
 
 def _check_decode(q, k, v, factor, original_max_len, base):

@@ -13,6 +13,11 @@ the position scheme, so the recipe lives here and every chapter calls it:
     train(model, CopyBackTask(offset=3, vocab_size=16, seq_len=16), steps=800, batch_size=64,
           lr=3e-3, seed=seed, weight_decay=0.01)                  # the batches
 
+A section that needs several models asks for them at once, and they train side by side, one per
+CPU core, bit for bit the models one-by-one training gives (``course_lib.parallel``):
+
+    models = train_copy_models([("rope", seed) for seed in (0, 1, 2)])
+
 Training is cached per (scheme, seed, configuration) for the life of the kernel, and never moves the
 notebook's global random generators: a lecture section that needs the trained model calls
 ``train_copy_model`` again instead of reading a variable from an earlier section, and costs nothing
@@ -23,13 +28,8 @@ changes its model cannot change another section's.
 from __future__ import annotations
 
 import copy
-import random
-from contextlib import contextmanager
 from dataclasses import dataclass
-from functools import lru_cache
 
-import numpy as np
-import torch
 from torch import nn
 
 from ._validation import require_choice, require_int
@@ -37,6 +37,7 @@ from .alibi import ALiBiPositions
 from .attention import TinyTransformer
 from .learned import LearnedPositions, RandomStartPositions
 from .normalised_position import NormalisedPosition
+from .parallel import TrainingCache
 from .relative_bias import ShawRelativeKeys, T5RelativeBias
 from .rope import RotaryPositions
 from .schemes import NoPositions, PositionScheme
@@ -113,25 +114,6 @@ def copy_scheme(name: str, config: CopyExperiment = COPY_EXPERIMENT) -> Position
     return COPY_SCHEMES[require_choice("scheme", name, COPY_SCHEMES)](config)
 
 
-@lru_cache(maxsize=None)
-def _trained(name: str, seed: int, config: CopyExperiment) -> tuple[nn.Module, tuple[float, ...]]:
-    with _own_random_state():
-        return _train_once(name, seed, config)
-
-
-@contextmanager
-def _own_random_state():
-    """Leave Python's, NumPy's and torch's global generators as they were: a cached call and a fresh
-    one must leave the notebook in the same state."""
-    python_state, numpy_state = random.getstate(), np.random.get_state()
-    with torch.random.fork_rng(devices=[]):
-        try:
-            yield
-        finally:
-            random.setstate(python_state)
-            np.random.set_state(numpy_state)
-
-
 def _train_once(name: str, seed: int,
                 config: CopyExperiment) -> tuple[nn.Module, tuple[float, ...]]:
     seed_everything(seed)
@@ -143,6 +125,18 @@ def _train_once(name: str, seed: int,
     return model, tuple(losses)
 
 
+# (scheme, seed, config) -> (model, losses); missing entries are trained side by side
+_TRAINED = TrainingCache(_train_once)
+
+
+def _check_job(scheme, seed, config) -> tuple[str, int, CopyExperiment]:
+    if not isinstance(config, CopyExperiment):
+        raise ValueError(f"config must be a CopyExperiment, got {type(config).__name__}.")
+    seed = require_int("seed", seed, minimum=0)       # a plain int: it is part of the cache key
+    require_choice("scheme", scheme, COPY_SCHEMES)   # a readable error before any training
+    return scheme, seed, config
+
+
 def train_copy_model(scheme: str, seed: int = 0, config: CopyExperiment = COPY_EXPERIMENT,
                      return_losses: bool = False):
     """The standard experiment's model for ``scheme`` (in ``COPY_SCHEMES``), trained with ``seed``.
@@ -151,10 +145,28 @@ def train_copy_model(scheme: str, seed: int = 0, config: CopyExperiment = COPY_E
     vocab_size)), in eval mode; with ``return_losses=True``, ``(model, losses)`` with the training
     loss per step. Each call returns a copy, so changing it never changes what another call gets.
     """
-    if not isinstance(config, CopyExperiment):
-        raise ValueError(f"config must be a CopyExperiment, got {type(config).__name__}.")
-    seed = require_int("seed", seed, minimum=0)       # a plain int: it is part of the cache key
-    require_choice("scheme", scheme, COPY_SCHEMES)   # a readable error before any training
-    model, losses = _trained(scheme, seed, config)
+    model, losses = _TRAINED.get(*_check_job(scheme, seed, config))
     model = copy.deepcopy(model)
     return (model, list(losses)) if return_losses else model
+
+
+def train_copy_models(jobs, config: CopyExperiment = COPY_EXPERIMENT) -> list[nn.Module]:
+    """``[train_copy_model(*job) for job in jobs]``, the missing ones trained side by side.
+
+    Each job is ``(scheme, seed)`` (trained with ``config``) or ``(scheme, seed, config)``. The
+    models are the ones ``train_copy_model`` gives, bit for bit: on a machine with several cores
+    the trainings run in parallel worker processes (``course_lib.parallel``), on one core one after
+    another. A typical section:
+
+        runs = {f"clip {clip}, seed {seed}": (f"shaw_clip{clip}", seed)
+                for clip in (2, 3) for seed in (0, 1, 2)}
+        models = dict(zip(runs, train_copy_models(runs.values())))
+    """
+    checked = []
+    for job in jobs:
+        job = tuple(job) if isinstance(job, (tuple, list)) else (job,)
+        if len(job) not in (2, 3):
+            raise ValueError(f"each job must be (scheme, seed) or (scheme, seed, config), "
+                             f"got {job!r}.")
+        checked.append(_check_job(*job, *(() if len(job) == 3 else (config,))))
+    return [copy.deepcopy(model) for model, _ in _TRAINED.get_many(checked)]

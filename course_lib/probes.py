@@ -2,6 +2,7 @@
 
     OwnPositionTask        "output your own position": the label at position p is p
     train_position_model   a TinyTransformer with no positions trained on it (cached, seeded)
+    train_position_models  several of them at once (one per core)
     hidden_states          the vectors a model's head reads, (batch, seq, d_model)
     linear_probe_accuracy  how well one linear map reads position back from such vectors
     attention_beyond       each query's share of attention on keys more than ``window`` back
@@ -16,13 +17,13 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
-from functools import lru_cache
 
 import torch
 from torch import nn
 
 from ._validation import require_int, require_tensor
 from .attention import TinyTransformer
+from .parallel import TrainingCache
 from .schemes import NoPositions
 from .training import seed_everything, train
 
@@ -49,25 +50,38 @@ class OwnPositionTask:
         return tokens, torch.arange(self.seq_len).expand(batch_size, -1).clone()
 
 
-@lru_cache(maxsize=None)
-def _trained(causal: bool, seed: int, steps: int, task: OwnPositionTask) -> nn.Module:
-    from .experiments import _own_random_state  # the copy experiment's generator discipline
-
-    with _own_random_state():
-        seed_everything(seed)
-        model = TinyTransformer(task.vocab_size, task.num_classes, d_model=32, num_heads=2,
-                                num_layers=2, position=NoPositions(), causal=causal, pool=None)
-        train(model, task, steps=steps, batch_size=64, lr=3e-3, seed=seed, progress=False)
+def _train_position_model(causal: bool, seed: int, steps: int,
+                          task: OwnPositionTask) -> nn.Module:
+    seed_everything(seed)
+    model = TinyTransformer(task.vocab_size, task.num_classes, d_model=32, num_heads=2,
+                            num_layers=2, position=NoPositions(), causal=causal, pool=None)
+    train(model, task, steps=steps, batch_size=64, lr=3e-3, seed=seed, progress=False)
     return model
+
+
+_TRAINED = TrainingCache(_train_position_model)
 
 
 def train_position_model(causal: bool, seed: int = 0, steps: int = 800,
                          task: OwnPositionTask = OwnPositionTask()) -> nn.Module:
     """The copy experiment's model (2 layers, d = 32, 2 heads) with no positions, trained on
     ``task``; cached per arguments, and each call returns its own copy."""
-    require_int("seed", seed, minimum=0)
+    return train_position_models([(causal, seed)], steps, task)[0]
+
+
+def train_position_models(jobs, steps: int = 800,
+                          task: OwnPositionTask = OwnPositionTask()) -> list[nn.Module]:
+    """``[train_position_model(causal, seed, steps, task) for causal, seed in jobs]``, the
+    missing ones trained side by side (``course_lib.parallel``: same models, bit for bit)."""
     require_int("steps", steps, minimum=1)
-    return copy.deepcopy(_trained(bool(causal), seed, steps, task))
+    if not isinstance(task, OwnPositionTask):
+        raise ValueError(f"task must be an OwnPositionTask, got {type(task).__name__}.")
+    keys = []
+    for job in jobs:
+        if not isinstance(job, (tuple, list)) or len(job) != 2:
+            raise ValueError(f"each job must be a pair (causal, seed), got {job!r}.")
+        keys.append((bool(job[0]), require_int("seed", job[1], minimum=0), steps, task))
+    return [copy.deepcopy(model) for model in _TRAINED.get_many(keys)]
 
 
 @torch.no_grad()

@@ -15,6 +15,7 @@ from torch.nn import functional as F
 from tqdm.auto import tqdm
 
 from ._validation import require_int, require_positive_float
+from .parallel import one_thread
 from .tasks import IGNORE_INDEX
 
 
@@ -49,6 +50,8 @@ def train(
     ``task`` is any object with ``sample(batch_size, generator) -> (tokens, labels)``.
     ``weight_decay`` is AdamW's (decoupled) decay, PyTorch's default 0.01: every
     step multiplies every weight by (1 - lr * weight_decay), gradient or not.
+    Training runs on one CPU thread (``course_lib.parallel.one_thread``), so a seed gives the
+    same weights on every machine, whatever its core count.
     """
     require_int("steps", steps, minimum=1)
     require_int("batch_size", batch_size, minimum=1)
@@ -69,15 +72,16 @@ def train(
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
     losses = []
     model.train()
-    for _ in tqdm(
-        range(steps), desc=f"training {type(model).__name__}", disable=not progress, leave=False
-    ):
-        tokens, labels = task.sample(batch_size, generator)
-        loss = _loss(model(tokens), labels)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        losses.append(loss.item())
+    steps_shown = tqdm(range(steps), desc=f"training {type(model).__name__}",
+                       disable=not progress, leave=False)
+    with one_thread():
+        for _ in steps_shown:
+            tokens, labels = task.sample(batch_size, generator)
+            loss = _loss(model(tokens), labels)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            losses.append(loss.item())
     model.eval()
     return losses
 
