@@ -35,6 +35,7 @@ from torch import nn
 from ._validation import require_choice, require_int
 from .alibi import ALiBiPositions
 from .attention import TinyTransformer
+from .integer_position import IntegerPosition
 from .learned import LearnedPositions, RandomStartPositions
 from .normalised_position import NormalisedPosition
 from .parallel import TrainingCache
@@ -92,6 +93,7 @@ COPY_EXPERIMENT = CopyExperiment()
 # scheme name -> how to build it for a configuration. One name per scheme across the course.
 COPY_SCHEMES = {
     "none": lambda c: NoPositions(),
+    "integer": lambda c: IntegerPosition("concat"),   # chapter 01: the raw index as a feature
     "by_length": lambda c: NormalisedPosition("by_length"),
     "by_max_len": lambda c: NormalisedPosition("by_max_len", max_len=c.max_len),
     "sinusoidal": lambda c: SinusoidalPositions(c.d_model),

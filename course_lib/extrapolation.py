@@ -5,6 +5,12 @@
     extrapolation_table(result)                        the printed table
     plot_per_position(result)                          one accuracy-by-position curve per model
 
+Over seeds (models named "label|seed", as chapters 06-07 name them):
+
+    seed_spread(result)                label -> n -> [accuracy of each seed]
+    spread_table(spread, chance)       mean (lowest-highest seed) per label and length
+    plot_spread(spread, trained_len)   mean line and seed range band per label, log-2 length axis
+
 Test sets are drawn once from a fixed seed, so every model sees the same sequences.
 """
 
@@ -88,4 +94,85 @@ def plot_per_position(result: dict, ax=None):
         f"trained at n = {trained_len}, tested at n = {longest} (dotted: last trained position; "
         "dashed: chance)"
     )
+    return ax
+
+
+# --- over seeds: models named "label|seed" --------------------------------------------------
+
+
+def _label(name: str, separator: str) -> str:
+    if not isinstance(name, str) or separator not in name:
+        raise ValueError(f"model names must read 'label{separator}seed' (e.g. 'RoPE{separator}0'), "
+                         f"got {name!r}.")
+    return name.rsplit(separator, 1)[0]
+
+
+def seed_spread(result: dict, separator: str = "|") -> dict:
+    """Group a ``measure_extrapolation`` result by label: {label: {n: [accuracy per seed]}}.
+
+    Models must be named ``"label|seed"``; labels keep the order they first appear in, and each
+    list holds the seeds in the order the models were measured.
+    """
+    if not isinstance(result, dict) or "scores" not in result or "lengths" not in result:
+        raise ValueError("result must be what measure_extrapolation returns.")
+    spread = {}
+    for name, scores in result["scores"].items():
+        by_length = spread.setdefault(_label(name, separator), {n: [] for n in result["lengths"]})
+        for n in result["lengths"]:
+            by_length[n].append(scores[n])
+    return spread
+
+
+def per_position_spread(result: dict, separator: str = "|") -> dict:
+    """{label: (seeds, longest) accuracies by position at the longest test length}."""
+    if not isinstance(result, dict) or "per_position" not in result:
+        raise ValueError("result must be what measure_extrapolation returns.")
+    rows = {}
+    for name, per_position in result["per_position"].items():
+        rows.setdefault(_label(name, separator), []).append(torch.as_tensor(per_position))
+    return {label: torch.stack(curves) for label, curves in rows.items()}
+
+
+def _check_spread(spread) -> None:
+    if (not isinstance(spread, dict) or not spread
+            or not all(isinstance(v, dict) and v and all(len(s) for s in v.values())
+                       for v in spread.values())):
+        raise ValueError("spread must map a label to {length: [scores over seeds]} "
+                         "(what seed_spread returns), with at least one score per length.")
+
+
+def spread_table(spread: dict, chance: float | None = None) -> str:
+    """Fixed-width text: per label and length, the mean over seeds and (lowest-highest seed)."""
+    _check_spread(spread)
+    lengths = list(next(iter(spread.values())))
+    width = max(16, *(len(label) + 2 for label in spread))
+    lines = [f"{'n =':<{width}}" + "".join(f"{n:>17}" for n in lengths)]
+    for label, by_length in spread.items():
+        lines.append(f"{label:<{width}}" + "".join(
+            f"{sum(s) / len(s):>7.2f} ({min(s):.2f}-{max(s):.2f})" for s in by_length.values()))
+    if chance is not None:
+        lines.append(f"{'chance':<{width}}" + "".join(f"{chance:>7.2f}{'':>10}" for _ in lengths))
+    return "\n".join(lines)
+
+
+def plot_spread(spread: dict, trained_len: int, chance: float | None = None, ax=None):
+    """Accuracy against test length: per label the mean over seeds (line) and the lowest to
+    highest seed (band); base-2 length axis, the training length dotted, chance dashed."""
+    _check_spread(spread)
+    require_int("trained_len", trained_len, minimum=1)
+    if ax is None:
+        _, ax = plt.subplots(figsize=(10, 4.5))
+    for label, by_length in spread.items():
+        lengths = list(by_length)
+        scores = [by_length[n] for n in lengths]
+        line, = ax.plot(lengths, [sum(s) / len(s) for s in scores], "o-", markersize=4,
+                        label=label)
+        ax.fill_between(lengths, [min(s) for s in scores], [max(s) for s in scores],
+                        color=line.get_color(), alpha=0.15)
+    ax.set_xscale("log", base=2)
+    ax.set_xticks(lengths, [str(n) for n in lengths])
+    ax.axvline(trained_len, color="gray", linestyle=":")
+    if chance is not None:
+        ax.axhline(chance, color="gray", linestyle="--", linewidth=1)
+    ax.set(xlabel="test length n", ylabel="accuracy", ylim=(0, 1.03))
     return ax
