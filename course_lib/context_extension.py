@@ -26,7 +26,7 @@ from torch import nn
 from ._validation import require_choice, require_int, require_positive_float, require_tensor
 from .experiments import COPY_EXPERIMENT, CopyExperiment, train_copy_model, train_copy_models
 from .parallel import TrainingCache
-from .rope import _positions_for, _rope
+from .rope import RotaryPositions, apply_rope
 from .rope_scaling import ROPE_SCALING_KINDS, scaled_rope_inv_freq
 from .schemes import PositionScheme
 from .training import train
@@ -35,8 +35,10 @@ from .training import train
 CACHE_POLICIES = ("stale", "recompute", "fixed")
 
 
-class ScaledRotaryPositions(PositionScheme):
-    """RoPE with frequencies stretched by one context-extension method (``rope_scaling``).
+class ScaledRotaryPositions(RotaryPositions):
+    """RoPE with frequencies stretched by one context-extension method (``rope_scaling``):
+    ``RotaryPositions(head_dim, base, scaling=kind, factor=factor,
+    original_max_len=original_max_len, **params)`` under chapter 07's name and argument order.
 
     ``rotate(q, k, positions)``: q and k (batch, heads, seq, head_dim), positions (seq,) or
     (batch, seq) whole numbers ≥ 0 -> both rotated pair by pair by m·θ'_i and multiplied by the
@@ -44,37 +46,19 @@ class ScaledRotaryPositions(PositionScheme):
     factor, original_max_len, seq_len, **params)`` with seq_len = the largest position + 1, so
     "dynamic" sees the current length (and equals plain RoPE up to ``original_max_len``).
     Interleaved pairs, as ``RotaryPositions`` (the standard experiment's scheme); angles in float64.
+    ``.kind`` is ``.scaling``; ``.frequencies(seq_len)``, ``.inv_freq`` and ``.attention_factor``
+    are ``RotaryPositions``'.
     """
 
     def __init__(self, head_dim: int, base: float = 10000.0, kind: str = "none",
                  factor: float = 1.0, original_max_len: int = 16, **params):
-        super().__init__()
-        require_choice("kind", kind, ROPE_SCALING_KINDS)
-        self.head_dim, self.base, self.kind = head_dim, base, kind
-        self.factor, self.original_max_len, self.params = factor, original_max_len, params
-        # checks every argument now, with a length the model is sure to reach
-        self.inv_freq, self.attention_factor = self.frequencies(original_max_len)
+        require_choice("kind", kind, ROPE_SCALING_KINDS)       # the argument as the caller names it
+        super().__init__(head_dim, base, scaling=kind, factor=factor,
+                         original_max_len=original_max_len, **params)
 
-    def frequencies(self, seq_len: int) -> tuple[torch.Tensor, float]:
-        """(θ' (head_dim/2,) float64, attention factor) for a sequence of seq_len positions."""
-        return scaled_rope_inv_freq(self.head_dim, self.base, self.kind, self.factor,
-                                    self.original_max_len, seq_len, dtype=torch.float64,
-                                    **self.params)
-
-    def extra_repr(self) -> str:
-        return (f"head_dim={self.head_dim}, base={self.base}, kind={self.kind!r}, "
-                f"factor={self.factor}, original_max_len={self.original_max_len}")
-
-    def rotate(self, q: torch.Tensor, k: torch.Tensor, positions: torch.Tensor):
-        if q.shape[-1] != self.head_dim:
-            raise ValueError(f"ScaledRotaryPositions was built for head_dim={self.head_dim}, but "
-                             f"the attention heads have {q.shape[-1]} features.")
-        seq_len = int(positions.max()) + 1 if positions.numel() else 1
-        inv_freq, scale = self.frequencies(seq_len)
-        inv_freq = inv_freq.to(q.device)
-        where_q, where_k = _positions_for(q, positions, -2), _positions_for(k, positions, -2)
-        return (_rope(q, where_q, inv_freq, "interleaved") * scale,
-                _rope(k, where_k, inv_freq, "interleaved") * scale)
+    @property
+    def kind(self) -> str:
+        return self.scaling
 
 
 def with_position(model: nn.Module, scheme: PositionScheme) -> nn.Module:
@@ -166,7 +150,7 @@ def _dynamic_inv_freq(d, base, factor, original_max_len, seq_len, like):
 
 def _rotated(x: torch.Tensor, positions: torch.Tensor, inv_freq: torch.Tensor) -> torch.Tensor:
     """x (batch, seq, d) turned by positions (seq,) with frequencies inv_freq (d/2,)."""
-    return _rope(x, positions, inv_freq, "interleaved")
+    return apply_rope(x, positions, inv_freq=inv_freq)
 
 
 def _attend(q_rot: torch.Tensor, k_rot: torch.Tensor, v: torch.Tensor) -> torch.Tensor:

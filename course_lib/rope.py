@@ -35,6 +35,11 @@ x·cos + turn(x)·sin, readable and exact. ``RotaryPositions`` (what a model use
 table in a buffer and turns with fewer passes over q and k: a complex multiply (interleaved) or
 multiply-adds into one output (half-split). ``benchmarks/bench_rope.py`` measures both against
 HF's eager code.
+
+Context extension (chapter 07): ``RotaryPositions(..., scaling=kind, factor=s, original_max_len=L0,
+**params)`` turns by the stretched frequencies θ'_i of ``course_lib.rope_scaling`` and multiplies
+the rotated q and k by the method's attention factor; ``apply_rope(..., inv_freq=θ')`` turns by any
+given frequencies.
 """
 
 from __future__ import annotations
@@ -154,6 +159,27 @@ def _check_rope_input(x, positions, rotary_dim, token_dim):
     return _positions_for(x, positions, _token_axis(x, token_dim)), rotary_dim
 
 
+def _check_inv_freq(inv_freq, x, base, rotary_dim) -> int:
+    """``apply_rope``'s own frequencies: a 1-D real tensor that replaces base; -> rotary_dim."""
+    require_tensor("x", x, min_ndim=2, floating=True)
+    require_tensor("inv_freq", inv_freq, min_ndim=1, floating=True)
+    if inv_freq.ndim != 1 or inv_freq.is_complex() or not len(inv_freq):
+        raise ValueError(f"inv_freq must be real numbers of shape (rotary_dim/2,), one per pair, "
+                         f"got shape {tuple(inv_freq.shape)}, dtype {inv_freq.dtype}.")
+    if base != 10000.0:
+        raise ValueError(f"give base or inv_freq, not both: inv_freq replaces the frequencies "
+                         f"base^(−2i/d) (got base={base}).")
+    if rotary_dim is not None and rotary_dim != 2 * len(inv_freq):
+        raise ValueError(f"inv_freq has {len(inv_freq)} frequencies, one per pair, so it rotates "
+                         f"{2 * len(inv_freq)} features; rotary_dim={rotary_dim} disagrees: "
+                         f"leave rotary_dim out.")
+    if 2 * len(inv_freq) > x.shape[-1]:
+        raise ValueError(f"inv_freq has {len(inv_freq)} frequencies, one per pair, for "
+                         f"{2 * len(inv_freq)} features, but x's last dimension has only "
+                         f"{x.shape[-1]}.")
+    return 2 * len(inv_freq)
+
+
 # --- by hand: the formula, angles rebuilt on every call ---------------------------------------
 
 
@@ -206,7 +232,7 @@ def rope_cos_sin(positions: torch.Tensor, head_dim: int, base: float = 10000.0,
 
 def apply_rope(x: torch.Tensor, positions: torch.Tensor | None = None, base: float = 10000.0,
                layout: str = "interleaved", rotary_dim: int | None = None, *,
-               token_dim: int = -2) -> torch.Tensor:
+               token_dim: int = -2, inv_freq: torch.Tensor | None = None) -> torch.Tensor:
     """Rotate x (..., seq, head_dim) by its positions; returns the same shape, dtype and device.
 
     ``positions``: (seq,), shared by every sequence, or (batch, seq), one row per sequence (HF's
@@ -216,6 +242,10 @@ def apply_rope(x: torch.Tensor, positions: torch.Tensor | None = None, base: flo
     rotary, as GPT-J's rotary_dim and GPT-NeoX's rotary_pct); default all of head_dim.
     ``token_dim``: x's token axis, −2 (default: [seq, d], [batch, seq, d], [batch, heads, seq, d])
     or −3 ([batch, seq, heads, d], as GPT-J, flash-attn and torchtune).
+    ``inv_freq``: (rotary_dim/2,) frequencies θ'_i to turn by instead of base^(−2i/rotary_dim),
+    e.g. stretched ones from ``course_lib.rope_scaling.scaled_rope_inv_freq``; it fixes
+    rotary_dim = 2·len(inv_freq), replaces ``base``, and the angles m·θ'_i are computed in its
+    dtype (give float64 for exact angles).
 
     Precision: angles in float64 (float32 on MPS), the rotation in float32 or better, rounded
     once to x's dtype. HF Llama's eager ``apply_rotary_pos_emb`` rounds cos and sin to x's dtype
@@ -226,8 +256,12 @@ def apply_rope(x: torch.Tensor, positions: torch.Tensor | None = None, base: flo
     0.0028 (mean 0.00024) in float16.
     """
     layout = require_layout(layout)
+    if inv_freq is not None:
+        rotary_dim = _check_inv_freq(inv_freq, x, base, rotary_dim)
     positions, rotary_dim = _check_rope_input(x, positions, rotary_dim, token_dim)
-    return _rope(x, positions, rope_inv_freq(rotary_dim, base, device=x.device), layout)
+    if inv_freq is None:
+        inv_freq = rope_inv_freq(rotary_dim, base, device=x.device)      # θ_i, float64
+    return _rope(x, positions, inv_freq.to(x.device), layout)
 
 
 def apply_rope_complex(x: torch.Tensor, positions: torch.Tensor | None = None,
@@ -282,6 +316,17 @@ def _rotation_table(length: int, rotary_dim: int, base: float, device, dtype) ->
     return torch.stack((angles.cos(), angles.sin()), dim=-1).to(dtype)
 
 
+# --- the model's scheme: plain RoPE from a cached table, or stretched for a longer context ------
+
+
+def _scaling_kinds() -> tuple[str, ...]:
+    """``course_lib.rope_scaling.ROPE_SCALING_KINDS``, imported when needed: rope_scaling builds
+    on this module's ``rope_inv_freq``, so a top-level import would be a cycle."""
+    from .rope_scaling import ROPE_SCALING_KINDS
+
+    return ROPE_SCALING_KINDS
+
+
 class RotaryPositions(PositionScheme):
     """RoPE as a course position scheme: rotates every head's q and k (never v) inside attention.
 
@@ -289,20 +334,37 @@ class RotaryPositions(PositionScheme):
     positions (seq,) or (batch, seq), whole numbers ≥ 0 (the model passes 0, 1, ..., seq − 1).
     ``rotary_dim`` (even, ≤ head_dim; default head_dim, which must then be even) as ``apply_rope``.
 
-    The buffer ``cos_sin`` (rows, rotary_dim/2, 2) holds cos and sin of m·θ_i for m = 0..rows − 1
-    ([..., 0] cos, [..., 1] sin; viewed as complex numbers, the rotations e^{i m θ_i}). It starts
-    empty and is rebuilt, from float64 angles, when a call needs more rows (from q's shape, no
-    host sync; positions on the CPU are also read, which costs no device sync), another device or
-    another precision: float32 for float32/bfloat16/float16 q, float64 for float64 q. So
+    Plain RoPE (``scaling=None``, the default): the buffer ``cos_sin`` (rows, rotary_dim/2, 2)
+    holds cos and sin of m·θ_i for m = 0..rows − 1 ([..., 0] cos, [..., 1] sin; viewed as complex
+    numbers, the rotations e^{i m θ_i}). It starts empty and is rebuilt, from float64 angles,
+    when a call needs more rows (from q's shape, no host sync; positions on the CPU are also read,
+    which costs no device sync), another device or another precision: float32 for
+    float32/bfloat16/float16 q, float64 for float64 q. So
     ``.to(device)`` moves it, and a cast such as ``.to(torch.bfloat16)`` does not lower its
     precision (HF keeps inv_freq in float32 for the same reason). Non-persistent: it is not in the
     state_dict, and checkpoints saved before it existed load unchanged.
     On an accelerator, positions' values are not read (that would wait for the device): a position
     past ``seq − 1`` there must already have a row.
+
+    Context extension (chapter 07): ``scaling`` one of ``course_lib.rope_scaling``'s
+    ``ROPE_SCALING_KINDS``, with ``factor`` (s ≥ 1), ``original_max_len`` (L0, the training
+    length) and the kind's own settings as keywords (HF's names, e.g. ``low_freq_factor`` for
+    "llama3"). Each call turns pair i by m·θ'_i and multiplies the rotated features by the
+    attention factor (q and k both: every logit by its square, YaRN's 1/t), where
+        θ', factor = scaled_rope_inv_freq(rotary_dim, base, scaling, s, L0, seq_len, **params)
+    with seq_len = the largest position + 1: "dynamic" and "longrope" follow the current length
+    ("dynamic" is plain RoPE up to L0). The angles are rebuilt from float64 on every call, as
+    ``apply_rope`` does (no table); positions are read, a host sync on an accelerator.
+    ``scaling="none"`` or ``"default"`` turns by plain RoPE's θ this way, the formula instead of
+    the table: equal to ``scaling=None`` within rounding (measured: at most 1.2·eps·max|x|), and
+    bit for bit for interleaved pairs at head_dim 16 on x86 CPUs (chapter 07 relies on that).
+    ``.inv_freq`` (rotary_dim/2,) float64 and ``.attention_factor`` hold θ' and the factor at
+    seq_len = L0 (θ and 1 without scaling); ``.frequencies(seq_len)`` gives them at any length.
     """
 
     def __init__(self, head_dim: int, base: float = 10000.0, layout: str = "interleaved",
-                 rotary_dim: int | None = None):
+                 rotary_dim: int | None = None, *, scaling: str | None = None,
+                 factor: float | None = None, original_max_len: int | None = None, **params):
         super().__init__()
         self.head_dim = require_int("head_dim", head_dim, minimum=2)
         self.base = require_positive_float("base", base)
@@ -315,28 +377,86 @@ class RotaryPositions(PositionScheme):
         self.rotary_dim = require_even("rotary_dim", rotary_dim, minimum=2)
         if self.rotary_dim > head_dim:
             raise ValueError(f"rotary_dim ({rotary_dim}) cannot exceed head_dim ({head_dim}).")
-        # θ_i of the rotated pairs (float64, CPU), for reading; the table is built on the device.
-        self.inv_freq = rope_inv_freq(self.rotary_dim, self.base)
+        self._set_scaling(scaling, factor, original_max_len, params)
+        # θ'_i of the rotated pairs at L0 (float64, CPU), for reading; the table is built on the
+        # device. Computing them now checks every scaling argument.
+        self.inv_freq, self.attention_factor = self.frequencies(self.original_max_len or 1)
         self.register_buffer("cos_sin", torch.zeros(0, self.rotary_dim // 2, 2), persistent=False)
 
+    def _set_scaling(self, scaling, factor, original_max_len, params) -> None:
+        """Checks that the scaling arguments go together; ``frequencies`` checks their values."""
+        self.scaling, self.factor, self.original_max_len = scaling, factor, original_max_len
+        self.params = dict(params)
+        pair = (("factor", factor), ("original_max_len", original_max_len))
+        if scaling is None:
+            given = [name for name, value in pair if value is not None] + sorted(params)
+            if given:
+                raise ValueError(
+                    f"RotaryPositions got {', '.join(given)} without a scaling: these stretch "
+                    f"RoPE for a longer context, so give scaling= one of "
+                    f"{', '.join(_scaling_kinds())} (e.g. scaling='linear', factor=4.0, "
+                    f"original_max_len=16); plain RoPE takes only head_dim, base, layout and "
+                    f"rotary_dim."
+                )
+            return
+        if scaling not in _scaling_kinds():
+            raise ValueError(f"scaling must be None (plain RoPE) or one of "
+                             f"{', '.join(map(repr, _scaling_kinds()))}; got {scaling!r}.")
+        if scaling in ("none", "default"):                  # plain θ: nothing to stretch
+            self.factor = 1.0 if factor is None else factor
+            return
+        missing = [name for name, value in pair if value is None]
+        if missing:
+            raise ValueError(
+                f"scaling={scaling!r} needs factor (s, how many times longer the new context "
+                f"is) and original_max_len (L0, the length the model was trained at; HF's "
+                f"original_max_position_embeddings): missing {', '.join(missing)}."
+            )
+
+    def frequencies(self, seq_len: int) -> tuple[torch.Tensor, float]:
+        """(θ' (rotary_dim/2,) float64 on the CPU, attention factor) for a sequence of seq_len
+        positions: ``scaled_rope_inv_freq``'s with this scheme's scaling; θ and 1.0 without."""
+        if self.scaling is None:
+            return rope_inv_freq(self.rotary_dim, self.base), 1.0
+        # imported here, not at the top: rope_scaling builds on rope_inv_freq (see _scaling_kinds)
+        from .rope_scaling import scaled_rope_inv_freq
+
+        return scaled_rope_inv_freq(self.rotary_dim, self.base, self.scaling, self.factor,
+                                    self.original_max_len or 1, seq_len, dtype=torch.float64,
+                                    **self.params)
+
     def extra_repr(self) -> str:
-        return (f"head_dim={self.head_dim}, base={self.base}, layout={self.layout!r}, "
-                f"rotary_dim={self.rotary_dim}, table rows={len(self.cos_sin)}")
+        text = (f"head_dim={self.head_dim}, base={self.base}, layout={self.layout!r}, "
+                f"rotary_dim={self.rotary_dim}")
+        if self.scaling is None:
+            return f"{text}, table rows={len(self.cos_sin)}"
+        return (f"{text}, scaling={self.scaling!r}, factor={self.factor}, "
+                f"original_max_len={self.original_max_len}")
+
+    def _highest_position(self, positions: torch.Tensor) -> int | None:
+        """Checks positions; returns the highest one if reading it is free (a CPU tensor; −1 if
+        empty), None on an accelerator, where reading would wait for the device."""
+        if positions.is_floating_point():
+            raise ValueError(
+                f"{type(self).__name__} takes positions as token counts: they must be whole "
+                f"numbers (an integer tensor), got dtype {positions.dtype}. apply_rope takes "
+                "fractional positions."
+            )
+        if positions.device.type != "cpu":
+            return None
+        if not positions.numel():
+            return -1
+        lowest, highest = (int(value) for value in torch.aminmax(positions))
+        if lowest < 0:
+            raise ValueError(f"{type(self).__name__}' positions count tokens from 0, got "
+                             f"{lowest}. apply_rope turns by negative positions.")
+        return highest
 
     def _table(self, x: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
         """The buffer, rebuilt first if it lacks rows or has another device or dtype than x."""
-        if positions.is_floating_point():
-            raise ValueError(
-                f"RotaryPositions looks positions up in its table: they must be whole numbers "
-                f"(an integer tensor), got dtype {positions.dtype}. apply_rope takes fractional "
-                "positions."
-            )
+        highest = self._highest_position(positions)
         rows = x.shape[-2]                      # positions 0..seq − 1, as the model passes them
-        if positions.device.type == "cpu" and positions.numel():   # reading a CPU tensor is free
-            lowest, highest = (int(value) for value in torch.aminmax(positions))
-            if lowest < 0:
-                raise ValueError(f"RotaryPositions' positions count tokens from 0, got {lowest}. "
-                                 "apply_rope turns by negative positions.")
+        if highest is not None:                 # CPU positions: reading them is free
             rows = max(rows, highest + 1)
         work = torch.promote_types(x.dtype, torch.float32)
         table = self.cos_sin
@@ -360,13 +480,38 @@ class RotaryPositions(PositionScheme):
         rotated = rotated.to(x.dtype)
         return rotated if rot == x.shape[-1] else torch.cat((rotated, x[..., rot:]), dim=-1)
 
+    def _turn_scaled(self, x: torch.Tensor, where: torch.Tensor, inv_freq: torch.Tensor,
+                     factor: float) -> torch.Tensor:
+        """x (batch, heads, seq, head_dim) turned by θ' at ``where`` (as ``_positions_for`` shapes
+        positions), its rotated features times the attention factor (HF multiplies cos and sin by
+        it, so features past rotary_dim pass through unscaled)."""
+        rot = self.rotary_dim
+        rotated = _rope(x[..., :rot], where, inv_freq, self.layout)    # x·cos + turn(x)·sin
+        if factor != 1.0:
+            rotated = rotated * factor                                  # f·R(mθ')x
+        return rotated if rot == x.shape[-1] else torch.cat((rotated, x[..., rot:]), dim=-1)
+
+    def _rotate_scaled(self, q: torch.Tensor, k: torch.Tensor, positions: torch.Tensor):
+        """Context extension: θ' and the attention factor for seq_len = the largest position + 1,
+        the angles rebuilt from them (float64) for this call."""
+        highest = self._highest_position(positions)
+        if highest is None:                     # on an accelerator: the length costs a sync
+            highest = int(positions.max()) if positions.numel() else -1
+        inv_freq, factor = self.frequencies(max(highest + 1, 1))
+        inv_freq = inv_freq.to(q.device)
+        where_q, where_k = _positions_for(q, positions, -2), _positions_for(k, positions, -2)
+        return (self._turn_scaled(q, where_q, inv_freq, factor),
+                self._turn_scaled(k, where_k, inv_freq, factor))
+
     def rotate(self, q: torch.Tensor, k: torch.Tensor, positions: torch.Tensor):
         # The one check left per call: the heads' width is only known once the model runs.
         if q.shape[-1] != self.head_dim:
             raise ValueError(
-                f"RotaryPositions was built for head_dim={self.head_dim}, but the attention heads "
-                f"have {q.shape[-1]} features (d_model / num_heads)."
+                f"{type(self).__name__} was built for head_dim={self.head_dim}, but the attention "
+                f"heads have {q.shape[-1]} features (d_model / num_heads)."
             )
+        if self.scaling is not None:
+            return self._rotate_scaled(q, k, positions)
         where = _positions_for(q, positions, -2)           # (seq,) or (batch, 1, seq)
         rows = self._table(q, where)[where]                # (*where, rotary_dim/2, 2)
         where_k = _positions_for(k, positions, -2)         # k may have fewer heads, or its own seq

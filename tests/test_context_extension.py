@@ -85,6 +85,21 @@ def test_kind_none_is_the_course_rope():
         torch.testing.assert_close(got, want, rtol=0, atol=1e-6)
 
 
+@pytest.mark.parametrize("kind, params", [("linear", {}), ("dynamic", {}), ("llama3", LLAMA3),
+                                          ("yarn", {"beta_fast": 16.0})])
+def test_scaled_rotary_positions_is_rotary_positions_with_a_scaling(kind, params):
+    scheme = ScaledRotaryPositions(16, 500.0, kind, 2.0, 8, **params)
+    assert isinstance(scheme, RotaryPositions) and scheme.kind == scheme.scaling == kind
+    assert (scheme.base, scheme.factor, scheme.original_max_len) == (500.0, 2.0, 8)
+    same = RotaryPositions(16, 500.0, scaling=kind, factor=2.0, original_max_len=8, **params)
+    q, k = torch.randn(2, 2, 3, 30, 16, generator=torch.Generator().manual_seed(6))
+    for got, want in zip(scheme.rotate(q, k, torch.arange(30)),
+                         same.rotate(q, k, torch.arange(30))):
+        assert torch.equal(got, want)
+    assert torch.equal(scheme.inv_freq, same.inv_freq)
+    assert scheme.attention_factor == same.attention_factor
+
+
 def _decode_inputs(seq=40, seed=0):
     return torch.randn(3, 2, seq, 16, generator=torch.Generator().manual_seed(seed),
                        dtype=torch.float64)

@@ -2,6 +2,8 @@
 (interleaved) code: shapes (per-sequence position_ids, [batch, seq, heads, d] layouts), devices
 (meta), precision (bfloat16, float16) and the cached table of RotaryPositions."""
 
+import math
+
 import pytest
 import torch
 
@@ -301,6 +303,140 @@ def test_rotary_scheme_gradients_are_the_inverse_rotation():
         assert torch.allclose(q.grad, expected, atol=1e-5)
 
 
+# --- RotaryPositions with context-extension scaling (chapter 07) ------------------------------
+
+TOY = {"head_dim": 16, "base": 10000.0, "factor": 4.0, "original_max_len": 16}
+LLAMA3 = {"low_freq_factor": 1.0, "high_freq_factor": 4.0}
+# (HF rope_parameters beyond rope_type and rope_theta, our keyword settings); HF 5.23's Llama
+HF_SCALED = {
+    "default": ({}, {}),
+    "linear": ({"factor": 4.0}, {}),
+    "dynamic": ({"factor": 4.0}, {}),          # HF's L0 is the config's max_position_embeddings
+    "yarn": ({"factor": 4.0, "original_max_position_embeddings": 16}, {}),
+    "llama3": ({"factor": 4.0, "original_max_position_embeddings": 16, **LLAMA3}, LLAMA3),
+}
+
+
+def _hf_llama_scaled(kind, q, k, position_ids):
+    """HF Llama's half-split rotation of q, k (batch, heads, seq, 16) under a rope_type: a fresh
+    rotary embedding (HF's dynamic one keeps state between calls), cos and sin times HF's
+    attention_scaling, in float32."""
+    from transformers import LlamaConfig
+    from transformers.models.llama.modeling_llama import LlamaRotaryEmbedding, apply_rotary_pos_emb
+
+    config = LlamaConfig(hidden_size=32, num_attention_heads=2, head_dim=16,
+                         max_position_embeddings=16 if kind == "dynamic" else 64,
+                         rope_parameters={"rope_type": kind, "rope_theta": 10000.0,
+                                          **HF_SCALED[kind][0]})
+    cos, sin = LlamaRotaryEmbedding(config)(q, position_ids)
+    return apply_rotary_pos_emb(q, k, cos, sin)
+
+
+@pytest.mark.parametrize("kind", sorted(HF_SCALED))
+@pytest.mark.parametrize("seq", [12, 40])
+def test_scaled_rotary_positions_rotate_as_hf_llama_with_per_sequence_positions(kind, seq):
+    q, k = torch.randn(2, 3, 2, seq, 16, generator=GEN)
+    # rows of their own; the longest position (+ 1) is the length "dynamic" scales for
+    position_ids = torch.stack([torch.arange(seq), torch.arange(seq) + 7, torch.arange(seq)])
+    scheme = RotaryPositions(16, layout="half_split", scaling=kind,
+                             **{name: TOY[name] for name in ("factor", "original_max_len")},
+                             **HF_SCALED[kind][1])
+    for ours, hf in zip(scheme.rotate(q, k, position_ids),
+                        _hf_llama_scaled(kind, q, k, position_ids)):
+        torch.testing.assert_close(ours, hf, rtol=0, atol=2e-5)
+
+
+def _phi3_partial(q, k, position_ids, short, long):
+    """HF Phi-3's rotation (LongRoPE, partial_rotary_factor 0.5: the first 8 of 16 features) of
+    q, k (batch, heads, seq, 16); features past the rotary ones pass through unscaled."""
+    from transformers import Phi3Config
+    from transformers.models.phi3.modeling_phi3 import Phi3RotaryEmbedding, apply_rotary_pos_emb
+
+    config = Phi3Config(hidden_size=32, num_attention_heads=2, max_position_embeddings=64,
+                        original_max_position_embeddings=16,
+                        rope_parameters={"rope_type": "longrope", "rope_theta": 10000.0,
+                                         "partial_rotary_factor": 0.5, "short_factor": short,
+                                         "long_factor": long})
+    cos, sin = Phi3RotaryEmbedding(config)(q, position_ids)
+    return apply_rotary_pos_emb(q, k, cos, sin)
+
+
+@pytest.mark.parametrize("seq", [12, 40])
+def test_scaled_partial_rotary_matches_hf_phi3_longrope(seq):
+    short, long = [1.0, 1.05, 1.1, 1.2], [1.0, 2.0, 5.0, 9.0]
+    q, k = torch.randn(2, 1, 2, seq, 16, generator=GEN)
+    position_ids = torch.arange(seq)[None]
+    scheme = RotaryPositions(16, layout="half_split", rotary_dim=8, scaling="longrope",
+                             factor=4.0, original_max_len=16, short_factor=short,
+                             long_factor=long)
+    for ours, hf in zip(scheme.rotate(q, k, position_ids[0]),
+                        _phi3_partial(q, k, position_ids, short, long)):
+        torch.testing.assert_close(ours, hf, rtol=0, atol=2e-5)
+    turned_q, _ = scheme.rotate(q, k, position_ids[0])
+    assert torch.equal(turned_q[..., 8:], q[..., 8:]), "past rotary_dim: no rotation, no factor"
+    assert scheme.attention_factor == pytest.approx(math.sqrt(1 + math.log(4) / math.log(16)))
+
+
+def test_apply_rope_with_given_frequencies_matches_hf_linear_and_plain_rope():
+    from course_lib.rope_scaling import scaled_rope_inv_freq
+
+    q, k = torch.randn(2, 2, 3, 40, 16, generator=GEN)
+    position_ids = torch.arange(40).expand(2, 40)
+    stretched, _ = scaled_rope_inv_freq(16, 10000.0, "linear", 4.0, 16, dtype=torch.float64)
+    hf_q, _ = _hf_llama_scaled("linear", q, k, position_ids)
+    torch.testing.assert_close(apply_rope(q, position_ids, layout="half_split",
+                                          inv_freq=stretched), hf_q, rtol=0, atol=2e-5)
+    # position interpolation: θ/4 at position m is θ at position m/4
+    assert torch.allclose(apply_rope(q, torch.arange(40), inv_freq=stretched),
+                          apply_rope(q, torch.arange(40) / 4), atol=1e-6)
+    assert torch.equal(apply_rope(q, inv_freq=rope_inv_freq(16)), apply_rope(q))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_scaled_scheme_keeps_dtype_and_device_and_runs_on_the_meta_device(dtype):
+    x = torch.randn(2, 3, 8, 16, generator=GEN).to(dtype)
+    for device in ("cpu", "meta"):
+        scheme = RotaryPositions(16, scaling="yarn", factor=4.0, original_max_len=4).to(device)
+        for out in scheme.rotate(x.to(device), x.to(device), torch.arange(8)):
+            assert (out.device.type, out.dtype, out.shape) == (device, dtype, x.shape)
+
+
+def test_yarn_attention_factor_multiplies_every_logit_by_its_square():
+    q, k = torch.randn(2, 1, 1, 30, 16, generator=GEN).double()
+    yarn = RotaryPositions(16, scaling="yarn", factor=4.0, original_max_len=16)
+    same_angles = RotaryPositions(16, scaling="yarn", factor=4.0, original_max_len=16,
+                                  attention_factor=1.0)
+    logits = [(lambda a, b: a @ b.mT)(*s.rotate(q, k, torch.arange(30))) for s in
+              (yarn, same_angles)]
+    assert yarn.attention_factor == pytest.approx(0.1 * math.log(4) + 1)
+    torch.testing.assert_close(logits[0], logits[1] * yarn.attention_factor ** 2)
+
+
+def test_dynamic_scaling_is_plain_rope_up_to_the_original_length_and_slower_after():
+    q = torch.randn(1, 2, 40, 16, generator=GEN).double()
+    dynamic = RotaryPositions(16, scaling="dynamic", factor=4.0, original_max_len=16)
+    plain = RotaryPositions(16)
+    torch.testing.assert_close(dynamic.rotate(q[:, :, :16], q[:, :, :16], torch.arange(16))[0],
+                               plain.rotate(q[:, :, :16], q[:, :, :16], torch.arange(16))[0],
+                               rtol=0, atol=1e-12)
+    assert not torch.allclose(dynamic.rotate(q, q, torch.arange(40))[0][:, :, :16],
+                              plain.rotate(q, q, torch.arange(40))[0][:, :, :16], atol=1e-3), (
+        "at 40 positions the base has grown: the first 16 tokens turn differently too")
+    longer, _ = dynamic.frequencies(40)
+    assert (longer[1:] < plain.inv_freq[1:]).all()
+
+
+@pytest.mark.parametrize("head_dim", [6, 16, 64])
+@pytest.mark.parametrize("layout", ["interleaved", "half_split"])
+def test_scaling_none_is_plain_rope_within_rounding(head_dim, layout):
+    q, k = torch.randn(2, 2, 3, 37, head_dim, generator=GEN)
+    for ours, plain in zip(RotaryPositions(head_dim, layout=layout, scaling="none").rotate(
+            q, k, torch.arange(37)), RotaryPositions(head_dim, layout=layout).rotate(
+            q, k, torch.arange(37))):
+        eps = torch.finfo(q.dtype).eps
+        assert (ours - plain).abs().max() <= 1.2 * eps * q.abs().max()   # the docstring's bound
+
+
 # --- bad input ----------------------------------------------------------------------------------
 
 
@@ -354,6 +490,30 @@ def test_rotary_scheme_gradients_are_the_inverse_rotation():
         (lambda: RotaryPositions(8).rotate(torch.zeros(2, 2, 4, 8), torch.zeros(2, 2, 4, 8),
                                            torch.zeros(3, 4, dtype=torch.long)),
          "give 3 rows, but x's batch axis"),
+        (lambda: RotaryPositions(16, factor=4.0), "got factor without a scaling"),
+        (lambda: RotaryPositions(16, lay_out="half_split"), "got lay_out without a scaling"),
+        (lambda: RotaryPositions(16, scaling="ntk-by-parts"),
+         "scaling must be None .* or one of 'default', 'none', 'linear'"),
+        (lambda: RotaryPositions(16, scaling="linear"),
+         "needs factor .* missing factor, original_max_len"),
+        (lambda: RotaryPositions(16, scaling="llama3", factor=4.0, original_max_len=16),
+         r"missing \['low_freq_factor', 'high_freq_factor'\]"),
+        (lambda: RotaryPositions(16, scaling="linear", factor=0.5, original_max_len=16),
+         "factor must be at least 1"),
+        (lambda: RotaryPositions(8, scaling="linear", factor=4.0, original_max_len=4).rotate(
+            torch.zeros(1, 2, 4, 8), torch.zeros(1, 2, 4, 8), torch.arange(4.0)),
+         "must be whole numbers"),
+        (lambda: RotaryPositions(8, scaling="dynamic", factor=4.0, original_max_len=4).rotate(
+            torch.zeros(1, 2, 4, 8), torch.zeros(1, 2, 4, 8), torch.arange(-1, 3)),
+         "count tokens from 0, got -1"),
+        (lambda: apply_rope(torch.zeros(4, 8), inv_freq=rope_inv_freq(8), base=500.0),
+         "give base or inv_freq, not both"),
+        (lambda: apply_rope(torch.zeros(4, 8), inv_freq=rope_inv_freq(10)),
+         "for 10 features, but x's last dimension has only 8"),
+        (lambda: apply_rope(torch.zeros(4, 8), inv_freq=rope_inv_freq(8), rotary_dim=4),
+         "rotary_dim=4 disagrees"),
+        (lambda: apply_rope(torch.zeros(4, 8), inv_freq=torch.ones(2, 2)),
+         r"shape \(rotary_dim/2,\)"),
     ],
 )
 def test_bad_input_is_explained(call, message):

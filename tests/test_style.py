@@ -62,3 +62,56 @@ def test_notebooks_are_lint_free(folder):
     findings = ruff_findings(folder)
     if findings:
         pytest.fail(f"ruff check {folder}: " + describe(findings), pytrace=False)
+
+
+
+def private_rope_uses(source: str, package: tuple[str, ...]) -> list[str]:
+    """Where ``source``, a module of ``package`` (e.g. ("course_lib", "explorers")), reaches a
+    private name of course_lib.rope: ``from .rope import _x`` (any spelling of the module) or
+    ``rope._x`` on the module itself."""
+    import ast
+
+    tree = ast.parse(source)
+    modules = set()                                                    # local names of the module
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom):
+            base = package[:len(package) - node.level + 1] if node.level else ()
+            module = ".".join((*base, *(node.module or "").split("."))).strip(".")
+            for alias in node.names:
+                if module == "course_lib.rope" and alias.name.startswith("_"):
+                    found.append(f"line {node.lineno}: from {module} import {alias.name}")
+                if f"{module}.{alias.name}" == "course_lib.rope":
+                    modules.add(alias.asname or alias.name)
+        elif isinstance(node, ast.Import):
+            modules.update(alias.asname for alias in node.names
+                           if alias.name == "course_lib.rope" and alias.asname)
+    for node in ast.walk(tree):
+        if (isinstance(node, ast.Attribute) and node.attr.startswith("_")
+                and isinstance(node.value, ast.Name) and node.value.id in modules):
+            found.append(f"line {node.lineno}: {node.value.id}.{node.attr}")
+    return found
+
+
+def test_no_module_reaches_into_rope_private_helpers():
+    """RoPE's private helpers (``_rope``, ``_positions_for``, ...) may change with rope.py: other
+    modules use its public API (``apply_rope``, ``RotaryPositions``, ``rope_inv_freq``)."""
+    found = {}
+    for path in sorted((ROOT / "course_lib").rglob("*.py")):
+        package = path.relative_to(ROOT).parts[:-1]
+        if package != ("course_lib",) or path.name != "rope.py":
+            uses = private_rope_uses(path.read_text(), package)
+            if uses:
+                found[str(path.relative_to(ROOT))] = uses
+    assert not found, f"private names of course_lib.rope used outside rope.py: {found}"
+
+
+def test_the_private_name_check_sees_every_spelling():
+    source = ("from ..rope import _rope, apply_rope\nfrom .. import rope as r\n"
+              "from .rope import _local\nimport course_lib.rope as cr\nr._positions_for\n"
+              "cr._angle_dtype\nr.apply_rope\n")
+    assert private_rope_uses(source, ("course_lib", "explorers")) == [
+        "line 1: from course_lib.rope import _rope", "line 5: r._positions_for",
+        "line 6: cr._angle_dtype"]
+    assert private_rope_uses("from .rope import _local\n", ("course_lib",)) == [
+        "line 1: from course_lib.rope import _local"]
