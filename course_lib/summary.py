@@ -42,7 +42,8 @@ ROWS = (
         "raw yes; after LayerNorm late positions collapse",
         "yes",
         "no: logits mix p_i·p_j",
-        "not measured yet (ch. 07)",
+        "ch. 07, causal, trained at 8: copy-3-back right at positions 3–7, near chance past "
+        "them at n = 64; copy-the-first-token kept at n = 64",
         "0, but one feature of width",
     ),
     (
@@ -135,7 +136,7 @@ ROWS = (
         "no positions: a penalty per unit of distance",
         "yes",
         "distance only: \\|i − j\\| has no left and right (bidirectional: ~0.2 on copy-3-back); "
-        "causal, copy-3-back needs 8 heads and 1600 steps (2 heads, 800 steps: below 0.7)",
+        "causal, copy-3-back needs 8 heads (2 heads: below 0.7 at n = 16)",
         "partly: causal, 8 heads, trained at 16, keeps over 3/4 of it at n = 64 (its steep heads "
         "ignore keys beyond the window); copies the first token at every position up to 63",
         "0",
