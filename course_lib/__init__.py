@@ -63,7 +63,13 @@ from .context_extension import (
     fine_tune_copy_models,
     with_position,
 )
-from .experiments import COPY_EXPERIMENT, CopyExperiment, train_copy_model, train_copy_models
+from .experiments import (
+    COPY_EXPERIMENT,
+    CopyExperiment,
+    start_copy_models,
+    train_copy_model,
+    train_copy_models,
+)
 from .extrapolation import extrapolation_table, measure_extrapolation, plot_per_position
 from .integer_position import IntegerPosition, layernorm_cosine, length_sweep, training_gradients
 from .learned import (
@@ -201,6 +207,7 @@ __all__ = [
     "train",
     "train_copy_model",
     "train_copy_models",
+    "start_copy_models",
     "CopyExperiment",
     "COPY_EXPERIMENT",
     "use_lecture_style",

@@ -164,6 +164,22 @@ def train_copy_models(jobs, config: CopyExperiment = COPY_EXPERIMENT) -> list[nn
                 for clip in (2, 3) for seed in (0, 1, 2)}
         models = dict(zip(runs, train_copy_models(runs.values())))
     """
+    return [copy.deepcopy(model) for model, _ in _TRAINED.get_many(_check_jobs(jobs, config))]
+
+
+def start_copy_models(jobs, config: CopyExperiment = COPY_EXPERIMENT) -> int:
+    """Start training ``jobs`` (as in ``train_copy_models``) in the background and return at once.
+
+    A chapter that trains many models calls it once at its top with every job it will need, in
+    the order its sections need them: the models train on the spare cores while the student reads
+    (and while the cells before each experiment run), and each section's ``train_copy_models``
+    waits only for what is not done yet. Same models, bit for bit. Returns how many trainings were
+    started (0 on a single core or outside Linux, where each model trains when first asked for).
+    """
+    return _TRAINED.start(_check_jobs(jobs, config))
+
+
+def _check_jobs(jobs, config: CopyExperiment) -> list[tuple[str, int, CopyExperiment]]:
     checked = []
     for job in jobs:
         job = tuple(job) if isinstance(job, (tuple, list)) else (job,)
@@ -171,4 +187,4 @@ def train_copy_models(jobs, config: CopyExperiment = COPY_EXPERIMENT) -> list[nn
             raise ValueError(f"each job must be (scheme, seed) or (scheme, seed, config), "
                              f"got {job!r}.")
         checked.append(_check_job(*job, *(() if len(job) == 3 else (config,))))
-    return [copy.deepcopy(model) for model, _ in _TRAINED.get_many(checked)]
+    return checked

@@ -8,6 +8,9 @@ all six at once:
     cache = TrainingCache(train_one)        # train_one(*key) -> a trained model (or anything)
     models = cache.get_many(keys)           # missing keys trained in parallel, in key order
 
+A notebook can also start every training it will need at its top (``cache.start(keys)`` returns
+at once) and read on: each section's ``get_many`` then waits only for what is not done yet.
+
 Every training runs on one thread (``one_thread``), in the notebook's process or in a worker, so a
 model comes out bit for bit the same whether it was trained alone, with others, or on a machine
 with another core count. Workers are forked copies of the notebook's process (Linux only: macOS
@@ -77,6 +80,25 @@ def _run_one(function, key):
         return function(*key)
 
 
+_warmed_up = False
+
+
+def _warm_up() -> None:
+    """One optimiser step on a throw-away layer, once per process, before the first fork.
+
+    The first training step of a process pays ~0.7 s of one-off set-up (the optimiser's lazy
+    imports, autograd's first run); a worker forked after it inherits that work done.
+    """
+    global _warmed_up
+    if not _warmed_up:
+        with own_random_state():
+            layer = torch.nn.Linear(2, 2)
+            optimizer = torch.optim.AdamW(layer.parameters())
+            layer(torch.zeros(1, 2)).sum().backward()
+            optimizer.step()
+        _warmed_up = True
+
+
 def run_all(function, keys: list[tuple]) -> list:
     """``[function(*key) for key in keys]``, spread over worker processes where possible.
 
@@ -87,25 +109,59 @@ def run_all(function, keys: list[tuple]) -> list:
     workers = worker_count(len(keys))
     if not workers:
         return [_run_one(function, key) for key in keys]
+    _warm_up()
     with ProcessPoolExecutor(workers, mp_context=get_context("fork"),
                              initializer=_start_worker) as pool:
         futures = [pool.submit(_run_one, function, key) for key in keys]
         return [future.result() for future in futures]
 
 
+_background_pool = None
+
+
+def _pool_for_background() -> ProcessPoolExecutor:
+    """One pool of workers (one per core) for the trainings a notebook starts ahead of time."""
+    global _background_pool
+    if _background_pool is None:
+        _warm_up()
+        _background_pool = ProcessPoolExecutor(
+            len(os.sched_getaffinity(0)), mp_context=get_context("fork"),
+            initializer=_start_worker)
+    return _background_pool
+
+
 class TrainingCache:
     """Results of ``train_one(*key)`` for the life of the kernel; missing keys computed together.
 
     Keys are tuples of hashable arguments (seeds, names, frozen configurations). ``get_many``
-    returns the stored objects themselves: callers hand out copies.
+    returns the stored objects themselves: callers hand out copies. ``start`` begins trainings in
+    the background and returns at once; a later ``get_many`` waits for the ones it needs.
     """
 
     def __init__(self, train_one):
         self.train_one = train_one
         self._results: dict[tuple, object] = {}
+        self._pending: dict[tuple, object] = {}        # key -> Future of a background training
+
+    def start(self, keys) -> int:
+        """Queue the keys not yet trained or queued on the background workers (in this order);
+        returns how many were queued (0 where trainings cannot run in parallel: then each is
+        trained when it is first asked for)."""
+        keys = [tuple(key) for key in keys]
+        missing = [key for key in dict.fromkeys(keys)
+                   if key not in self._results and key not in self._pending]
+        if not missing or not worker_count(len(missing) + 1):
+            return 0
+        pool = _pool_for_background()
+        for key in missing:
+            self._pending[key] = pool.submit(_run_one, self.train_one, key)
+        return len(missing)
 
     def get_many(self, keys) -> list:
         keys = [tuple(key) for key in keys]
+        for key in dict.fromkeys(keys):
+            if key in self._pending:
+                self._results[key] = self._pending.pop(key).result()
         missing = list(dict.fromkeys(key for key in keys if key not in self._results))
         self._results.update(zip(missing, run_all(self.train_one, missing)))
         return [self._results[key] for key in keys]
@@ -114,4 +170,7 @@ class TrainingCache:
         return self.get_many([key])[0]
 
     def clear(self) -> None:
+        for future in self._pending.values():
+            future.cancel()
+        self._pending.clear()
         self._results.clear()

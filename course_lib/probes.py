@@ -3,6 +3,7 @@
     OwnPositionTask        "output your own position": the label at position p is p
     train_position_model   a TinyTransformer with no positions trained on it (cached, seeded)
     train_position_models  several of them at once (one per core)
+    start_position_models  start them in the background (a chapter's top cell)
     hidden_states          the vectors a model's head reads, (batch, seq, d_model)
     linear_probe_accuracy  how well one linear map reads position back from such vectors
     attention_beyond       each query's share of attention on keys more than ``window`` back
@@ -73,6 +74,16 @@ def train_position_models(jobs, steps: int = 800,
                           task: OwnPositionTask = OwnPositionTask()) -> list[nn.Module]:
     """``[train_position_model(causal, seed, steps, task) for causal, seed in jobs]``, the
     missing ones trained side by side (``course_lib.parallel``: same models, bit for bit)."""
+    return [copy.deepcopy(model) for model in _TRAINED.get_many(_keys(jobs, steps, task))]
+
+
+def start_position_models(jobs, steps: int = 800, task: OwnPositionTask = OwnPositionTask()) -> int:
+    """Start training ``jobs`` (as in ``train_position_models``) in the background and return at
+    once (see ``course_lib.experiments.start_copy_models``); returns how many were started."""
+    return _TRAINED.start(_keys(jobs, steps, task))
+
+
+def _keys(jobs, steps, task) -> list[tuple]:
     require_int("steps", steps, minimum=1)
     if not isinstance(task, OwnPositionTask):
         raise ValueError(f"task must be an OwnPositionTask, got {type(task).__name__}.")
@@ -81,7 +92,7 @@ def train_position_models(jobs, steps: int = 800,
         if not isinstance(job, (tuple, list)) or len(job) != 2:
             raise ValueError(f"each job must be a pair (causal, seed), got {job!r}.")
         keys.append((bool(job[0]), require_int("seed", job[1], minimum=0), steps, task))
-    return [copy.deepcopy(model) for model in _TRAINED.get_many(keys)]
+    return keys
 
 
 @torch.no_grad()

@@ -149,3 +149,28 @@ def _process_id(_):
 def test_jobs_really_run_in_other_processes():
     ids = parallel.run_all(_process_id, [(job,) for job in range(4)])
     assert os.getpid() not in ids, "the notebook's own process trains nothing"
+
+
+@pytest.mark.skipif(parallel.worker_count(2) == 0, reason="needs Linux and 2 usable cores")
+def test_trainings_started_ahead_are_the_ones_asked_for_later(monkeypatch):
+    from course_lib.experiments import start_copy_models
+
+    alone = _train_each_alone(monkeypatch, JOBS, QUICK)
+    assert start_copy_models(JOBS, QUICK) == 3
+    assert start_copy_models(JOBS, QUICK) == 0, "queued once"
+    assert len(_TRAINED._pending) == 3
+    later = train_copy_models(JOBS[::-1], QUICK)[::-1]      # asked for in another order
+    assert not _TRAINED._pending
+    for job, a, b in zip(JOBS, alone, later):
+        assert torch.equal(_weights(a), _weights(b)), job
+    with pytest.raises(ValueError, match="scheme"):
+        start_copy_models([("sinusoids", 0)], QUICK)
+
+
+def test_nothing_is_started_ahead_where_trainings_cannot_run_side_by_side(monkeypatch):
+    from course_lib.experiments import start_copy_models
+
+    monkeypatch.setenv(parallel.SERIAL_ENVIRONMENT_VARIABLE, "1")
+    _TRAINED.clear()
+    assert start_copy_models(JOBS, QUICK) == 0 and not _TRAINED._pending
+    assert len(train_copy_models(JOBS[:1], QUICK)) == 1
