@@ -23,6 +23,7 @@ import os
 import random
 import sys
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from multiprocessing import get_context
 
@@ -110,10 +111,15 @@ def run_all(function, keys: list[tuple]) -> list:
     if not workers:
         return [_run_one(function, key) for key in keys]
     _warm_up()
-    with ProcessPoolExecutor(workers, mp_context=get_context("fork"),
-                             initializer=_start_worker) as pool:
-        futures = [pool.submit(_run_one, function, key) for key in keys]
-        return [future.result() for future in futures]
+    try:
+        with ProcessPoolExecutor(workers, mp_context=get_context("fork"),
+                                 initializer=_start_worker) as pool:
+            futures = [pool.submit(_run_one, function, key) for key in keys]
+            return [future.result() for future in futures]
+    except (BrokenProcessPool, OSError):
+        # no room for more processes (a sandbox's process limit, a worker killed for memory):
+        # the same results, one by one, here
+        return [_run_one(function, key) for key in keys]
 
 
 _background_pool = None
@@ -128,6 +134,13 @@ def _pool_for_background() -> ProcessPoolExecutor:
             len(os.sched_getaffinity(0)), mp_context=get_context("fork"),
             initializer=_start_worker)
     return _background_pool
+
+
+def _forget_background_pool() -> None:
+    global _background_pool
+    if _background_pool is not None:
+        _background_pool.shutdown(wait=False, cancel_futures=True)
+    _background_pool = None
 
 
 class TrainingCache:
@@ -152,16 +165,22 @@ class TrainingCache:
                    if key not in self._results and key not in self._pending]
         if not missing or not worker_count(len(missing) + 1):
             return 0
-        pool = _pool_for_background()
-        for key in missing:
-            self._pending[key] = pool.submit(_run_one, self.train_one, key)
+        try:
+            pool = _pool_for_background()
+            for key in missing:
+                self._pending[key] = pool.submit(_run_one, self.train_one, key)
+        except (BrokenProcessPool, OSError):
+            _forget_background_pool()                # get_many trains what is not done
         return len(missing)
 
     def get_many(self, keys) -> list:
         keys = [tuple(key) for key in keys]
         for key in dict.fromkeys(keys):
             if key in self._pending:
-                self._results[key] = self._pending.pop(key).result()
+                try:
+                    self._results[key] = self._pending.pop(key).result()
+                except BrokenProcessPool:
+                    _forget_background_pool()       # trained below, here, like any missing key
         missing = list(dict.fromkeys(key for key in keys if key not in self._results))
         self._results.update(zip(missing, run_all(self.train_one, missing)))
         return [self._results[key] for key in keys]

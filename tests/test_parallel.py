@@ -174,3 +174,21 @@ def test_nothing_is_started_ahead_where_trainings_cannot_run_side_by_side(monkey
     _TRAINED.clear()
     assert start_copy_models(JOBS, QUICK) == 0 and not _TRAINED._pending
     assert len(train_copy_models(JOBS[:1], QUICK)) == 1
+
+
+_PARENT = os.getpid()
+
+
+def _dies_in_a_worker(value):
+    if os.getpid() != _PARENT:
+        os._exit(1)                   # a worker killed (out of memory, a sandbox's limit)
+    return value * 10
+
+
+@pytest.mark.skipif(parallel.worker_count(2) == 0, reason="needs Linux and 2 usable cores")
+def test_a_lost_worker_falls_back_to_training_here():
+    assert parallel.run_all(_dies_in_a_worker, [(1,), (2,)]) == [10, 20]
+    cache = parallel.TrainingCache(_dies_in_a_worker)
+    assert cache.start([(3,), (4,)]) == 2
+    assert cache.get_many([(4,), (3,)]) == [40, 30]
+    assert parallel._background_pool is None, "the broken pool is let go"
