@@ -421,9 +421,10 @@ class RotaryPositions(PositionScheme):
         # imported here, not at the top: rope_scaling builds on rope_inv_freq (see _scaling_kinds)
         from .rope_scaling import scaled_rope_inv_freq
 
+        # L0 is required for every kind but "none" and "default", which do not use it
+        original = 1 if self.original_max_len is None else self.original_max_len
         return scaled_rope_inv_freq(self.rotary_dim, self.base, self.scaling, self.factor,
-                                    self.original_max_len or 1, seq_len, dtype=torch.float64,
-                                    **self.params)
+                                    original, seq_len, dtype=torch.float64, **self.params)
 
     def extra_repr(self) -> str:
         text = (f"head_dim={self.head_dim}, base={self.base}, layout={self.layout!r}, "

@@ -500,6 +500,8 @@ def test_scaling_none_is_plain_rope_within_rounding(head_dim, layout):
          r"missing \['low_freq_factor', 'high_freq_factor'\]"),
         (lambda: RotaryPositions(16, scaling="linear", factor=0.5, original_max_len=16),
          "factor must be at least 1"),
+        (lambda: RotaryPositions(16, scaling="none", original_max_len=0),
+         "original_max_len must be at least 1"),
         (lambda: RotaryPositions(8, scaling="linear", factor=4.0, original_max_len=4).rotate(
             torch.zeros(1, 2, 4, 8), torch.zeros(1, 2, 4, 8), torch.arange(4.0)),
          "must be whole numbers"),
