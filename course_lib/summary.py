@@ -42,8 +42,7 @@ ROWS = (
         "raw yes; after LayerNorm late positions collapse",
         "yes",
         "no: logits mix p_i·p_j",
-        "ch. 07, causal, trained at 8: copy-3-back right at positions 3–7, near chance past "
-        "them at n = 64; copy-the-first-token kept at n = 64",
+        "ch. 07 (trained at 8): copy-first kept at n = 64; copy-3-back lost past position 7",
         "0, but one feature of width",
     ),
     (
