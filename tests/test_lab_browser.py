@@ -272,16 +272,21 @@ def is_dirty(tab) -> bool:
 
 
 def save(page, lab: Lab, path: str) -> None:
-    """Ctrl+S, and wait until the server has written the file."""
+    """Ctrl+S, and wait until the server has finished writing the file.
+
+    The server's atomic save copies the file to `.~name`, rewrites the file in place, then deletes
+    the copy: the file's time changes when the rewrite *starts*, so only a changed time with the
+    copy gone means the write is complete (reading earlier saw a half-written file)."""
     file = lab.repo / path
+    intermediate = file.with_name(".~" + file.name)
     before = file.stat().st_mtime_ns
     page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook").first.click(
         position={"x": 5, "y": 5})
     page.keyboard.press("Control+s")
     deadline = time.monotonic() + STEP / 1000
-    while file.stat().st_mtime_ns == before:
+    while file.stat().st_mtime_ns == before or intermediate.exists():
         assert time.monotonic() < deadline, f"{path} was not saved"
-        time.sleep(0.2)
+        time.sleep(0.1)
 
 
 def close_without_questions(page, tab) -> None:
