@@ -10,7 +10,8 @@ class does nothing in all three, so a scheme overrides only what it uses:
                                  relative keys, ch. 06): q (batch, heads, seq, head_dim) ->
                                  broadcastable to (batch, heads, seq, seq), added with the bias
 
-``positions`` is the (seq,) tensor 0, 1, ..., seq-1.
+``positions`` is the (seq,) tensor 0, 1, ..., seq-1; a 2-D scheme (ch. 08) sets
+``grid_positions = True`` and receives instead the (seq, 2) tensor of each token's (row, col).
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ class PositionScheme(nn.Module):
 
     #: How many feature dimensions ``embed`` appends (concatenating schemes).
     extra_dims: int = 0
+    #: True for a 2-D scheme: its ``positions`` are (seq, 2) (row, col), not the raster index.
+    grid_positions: bool = False
 
     def embed(self, x: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
         return x
