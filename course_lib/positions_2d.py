@@ -144,9 +144,10 @@ def sinusoidal_table_2d(height: int, width: int, d_model: int,
     This is MAE's ``get_2d_sincos_pos_embed`` without its CLS row. MAE's code writes
     ``np.meshgrid(grid_w, grid_h)``, whose first grid is the *column* index, then calls the half
     built from it "emb_h": so MAE's first half encodes the column, although named for the row.
-    HF transformers (5.x) builds the canonical [row ‖ column] table
-    (``build_2d_sinusoidal_position_embedding``) and swaps its halves in ``ViTMAEEmbeddings``
-    to match the pretrained weights; this function gives MAE's order directly.
+    HF transformers 5.23 builds the canonical [row ‖ column] table
+    (``build_2d_sinusoidal_position_embedding(height, width, embed_dim, temperature=base)``, any
+    height and width) and swaps its halves in ``ViTMAEEmbeddings`` to match the pretrained
+    weights; this function gives MAE's order directly, equal to HF's bit for bit.
     """
     height = require_int("height", height, minimum=1)
     width = require_int("width", width, minimum=1)
@@ -238,6 +239,9 @@ def apply_rope_2d(x: torch.Tensor, positions: torch.Tensor, base: float = 10000.
         "interleaved"  (2j, 2j + 1), as complex numbers: Llama 4's vision RoPE uses this pairing
                        (with the column's pairs first and positions counted from 1).
     The two agree up to ``half_split_permutation``: half_split(x[..., P]) == interleaved(x)[..., P].
+    Two published variants, measured in tests/test_positions_2d.py:
+        Pixtral  == apply_rope_2d(x, positions · (1, base^(−2/head_dim)))  (columns' clocks slower)
+        Llama 4  == apply_rope_2d(x, (col + 1, row + 1), layout="interleaved"), CLS (last) at (0, 0)
     Angles in float64 (float32 on MPS), the rotation in float32 or better, rounded once.
     """
     layout = require_layout(layout)
@@ -259,10 +263,12 @@ def interpolate_table_2d(table: torch.Tensor, old_size, new_size,
     old_size, new_size: (height, width) in patches, or one number for a square grid. The table's
     rows are laid back onto the old grid (raster order), each feature is resampled as one image
     channel with ``F.interpolate(size=new_size, align_corners=False)`` and read out in raster order
-    again: HF ViT's ``ViTEmbeddings.interpolate_pos_encoding`` without the CLS row (HF asks for the
-    new size, not a scale factor). Growing the grid stretches it: old patch (r, c) lands near
-    (r·new_h/old_h, c·new_w/old_w). Computed in float32 or better, rounded once to the table's
-    dtype.
+    again: HF ViT's ``ViTEmbeddings.interpolate_pos_encoding`` without the CLS row (HF 5.23 asks
+    for the new size; DINO's older code asked for a scale factor, which for some sizes rounded to
+    one patch too few, so DINOv2 and HF moved to ``size``). HF reads the old grid as square
+    (side √rows); this function takes any (old_h, old_w). Growing the grid stretches it: old patch
+    (r, c) lands near (r·new_h/old_h, c·new_w/old_w). Resizing to the same size returns the table.
+    Computed in float32 or better, rounded once to the table's dtype.
     """
     old_h, old_w = _require_size("old_size", old_size)
     new_h, new_w = _require_size("new_size", new_size)
