@@ -89,7 +89,7 @@ class GridCopyTask:
     def labels_for(self, tokens: torch.Tensor) -> torch.Tensor:
         """tokens (batch, H, W) integers -> labels (batch, H, W): the neighbour's token, or
         IGNORE_INDEX where the neighbour would lie outside the grid."""
-        require_tensor("tokens", tokens, min_ndim=3)
+        require_tensor("tokens", tokens)
         if tokens.ndim != 3 or tokens.is_floating_point():
             raise ValueError(f"tokens must be integer ids of shape (batch, height, width), got "
                              f"shape {tuple(tokens.shape)}, dtype {tokens.dtype}.")
@@ -166,7 +166,7 @@ class GridTransformer(TinyTransformer):
         return torch.arange(height * width, device=device)      # patch (r, c) is token r·W + c
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
-        require_tensor("tokens", tokens, min_ndim=3)
+        require_tensor("tokens", tokens)
         if tokens.ndim != 3 or tokens.is_floating_point():
             raise ValueError(f"tokens must be integer ids of shape (batch, height, width), got "
                              f"shape {tuple(tokens.shape)}, dtype {tokens.dtype}.")
