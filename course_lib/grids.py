@@ -34,7 +34,12 @@ from ._validation import require_choice, require_int, require_tensor
 from .attention import TinyTransformer
 from .learned import LearnedPositions
 from .parallel import TrainingCache
-from .positions_2d import AxialRotaryPositions, Sinusoidal2DPositions, patch_grid
+from .positions_2d import (
+    AxialRotaryPositions,
+    Sinusoidal2DPositions,
+    patch_grid,
+    position_similarity_maps,
+)
 from .rope import RotaryPositions
 from .schemes import NoPositions, PositionScheme
 from .sinusoidal import SinusoidalPositions
@@ -192,18 +197,27 @@ class GridExperiment:
     height: int = 6              # every training grid has this shape (unless train_sizes)
     width: int = 6
     train_sizes: tuple[tuple[int, int], ...] = ()   # if given, each batch draws its shape here
-    test_sizes: tuple[tuple[int, int], ...] = ((6, 6), (9, 6), (6, 4), (6, 9), (9, 9))
+    test_sizes: tuple[tuple[int, int], ...] = ((6, 6), (4, 6), (6, 4), (9, 6), (6, 9), (9, 9))
     max_cells: int = 144         # rows of the 1-D learned table: grids up to 12×12
     d_model: int = 32
     num_heads: int = 2
     num_layers: int = 1
-    steps: int = 400
+    steps: int = 200
     batch_size: int = 64
     lr: float = 1e-2
     weight_decay: float = 0.01
 
     def __post_init__(self):
         require_choice("direction", self.direction, GRID_DIRECTIONS)
+        _require_size("training grid", self.height, self.width)
+        for field in ("train_sizes", "test_sizes"):      # tuples of int pairs: a hashable key
+            sizes = getattr(self, field)
+            if not isinstance(sizes, (tuple, list)) or any(
+                    not isinstance(size, (tuple, list)) or len(size) != 2 for size in sizes):
+                raise ValueError(f"{field} must be a tuple of (height, width) pairs, "
+                                 f"got {sizes!r}.")
+            object.__setattr__(self, field, tuple(_require_size(f"a {field} entry's", *size)
+                                                  for size in sizes))
         sizes = ((self.height, self.width), *self.train_sizes, *self.test_sizes)
         largest = max(h * w for h, w in sizes)
         if require_int("max_cells", self.max_cells, minimum=1) < largest:
@@ -223,7 +237,14 @@ class GridExperiment:
         return self.d_model // self.num_heads
 
 
+#: trained on 6×6 grids only
 GRID_EXPERIMENT = GridExperiment()
+#: trained on five shapes: two with one patch count (4×8, 8×4) where "above" is −8 and −4 in
+#: raster order, so a 1-D scheme, which sees the same positions 0..31 for both, cannot be right
+#: on both; tested inside the trained range and past it (12×12)
+MIXED_GRID_EXPERIMENT = GridExperiment(
+    train_sizes=((4, 4), (4, 8), (8, 4), (8, 8), (6, 6)),
+    test_sizes=((6, 6), (4, 8), (8, 4), (5, 7), (6, 9), (9, 9), (12, 12)))
 
 
 # scheme name -> how to build it for a configuration; the 1-D ones read the raster index
@@ -358,3 +379,27 @@ def grid_accuracy_by_patch(model: nn.Module, tokens: torch.Tensor,
     counts = scored.sum(dim=0)
     return torch.where(counts > 0, correct / counts.clamp(min=1),
                        torch.full_like(counts, float("nan")))
+
+
+def similarity_by_raster_step(table: torch.Tensor, height: int,
+                              width: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Does a 1-D table over the raster index know where rows break? Two (width − 1,) tensors.
+
+    For d = 1 .. width − 1 raster steps: the mean cosine similarity (``position_similarity_maps``)
+    of the pairs of patches d steps apart that sit in one row, and of those d steps apart whose
+    step crosses a row break ((r, c) and (r + 1, c + d − width)). The raster distance is the same;
+    only the 2-D layout differs. table (height·width, d_model), rows in raster order.
+    """
+    height, width = _require_size("grid", height, width)
+    if width < 2 or height < 2:
+        raise ValueError(f"the grid needs at least 2 rows and 2 columns to have pairs in one row "
+                         f"and across a row break, got {height}×{width}.")
+    maps = position_similarity_maps(table, height, width).reshape(height * width, -1)
+    row = torch.arange(height * width, device=maps.device) // width
+    same, across = [], []
+    for step in range(1, width):
+        first = torch.arange(height * width - step, device=maps.device)
+        pairs, one_row = maps[first, first + step], row[first] == row[first + step]
+        same.append(pairs[one_row].mean())
+        across.append(pairs[~one_row].mean())
+    return torch.stack(same), torch.stack(across)

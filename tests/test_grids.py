@@ -25,6 +25,7 @@ from course_lib.grids import (
     grid_accuracy,
     grid_accuracy_by_patch,
     grid_scheme,
+    similarity_by_raster_step,
     start_grid_models,
     train_grid_model,
     train_grid_models,
@@ -68,6 +69,12 @@ def test_above_is_one_row_up_and_row_zero_has_no_label():
     labels = GridCopyTask("above").labels_for(tokens)
     assert (labels[0, 0] == IGNORE_INDEX).all()
     assert torch.equal(labels[0, 1:], tokens[0, :-1])
+
+
+def test_an_experiment_keeps_its_sizes_as_tuples_so_it_can_be_a_cache_key():
+    config = GridExperiment(train_sizes=[[4, 4], [4, 8]], test_sizes=[[6, 6]])
+    assert config.train_sizes == ((4, 4), (4, 8)) and hash(config) == hash(
+        GridExperiment(train_sizes=((4, 4), (4, 8)), test_sizes=((6, 6),)))
 
 
 def test_samples_follow_the_generator_and_default_to_the_training_shape():
@@ -196,6 +203,22 @@ def test_side_by_side_and_ahead_give_the_models_of_one_by_one(monkeypatch):
         assert torch.equal(_weights(a), _weights(b)), job
 
 
+def test_similarity_by_raster_step_splits_pairs_at_a_row_break():
+    height, width = 4, 5
+    table = torch.randn(height * width, 8, generator=torch.Generator().manual_seed(0))
+    same, across = similarity_by_raster_step(table, height, width)
+    cos = torch.nn.functional.cosine_similarity
+    for step in range(1, width):
+        pairs = [(i, i + step) for i in range(height * width - step)]
+        split = [[cos(table[i], table[j], dim=0) for i, j in pairs
+                  if (i // width == j // width) == one_row] for one_row in (True, False)]
+        assert torch.allclose(same[step - 1], torch.stack(split[0]).mean(), atol=1e-6)
+        assert torch.allclose(across[step - 1], torch.stack(split[1]).mean(), atol=1e-6)
+    rows_only = torch.nn.functional.one_hot(torch.arange(height * width) // width).float()
+    same, across = similarity_by_raster_step(rows_only, height, width)
+    assert (same == 1).all() and (across == 0).all(), "a table of rows: 1 in a row, 0 across"
+
+
 class _Oracle(torch.nn.Module):
     """Predicts the token above (row 0: token 0): every scored patch right."""
 
@@ -239,6 +262,9 @@ def test_accuracy_uses_the_same_grids_for_every_model():
     (lambda: grid_accuracy(GridTransformer(16, 16), "task", [(3, 3)]), "GridCopyTask"),
     (lambda: grid_accuracy(GridTransformer(16, 16), QUICK, [(3,)]), "height, width"),
     (lambda: grid_accuracy(GridTransformer(16, 16), QUICK, [(1, 4)]), "IGNORE_INDEX"),
+    (lambda: GridExperiment(train_sizes=((4, 0),)), "width"),
+    (lambda: GridExperiment(test_sizes=((4,),)), "pairs"),
+    (lambda: similarity_by_raster_step(torch.randn(6, 4), 1, 6), "2 rows"),
 ])
 def test_bad_input_is_refused_with_a_readable_message(make, match):
     with pytest.raises(ValueError, match=match):
