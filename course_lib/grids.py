@@ -44,7 +44,7 @@ from .rope import RotaryPositions
 from .schemes import NoPositions, PositionScheme
 from .sinusoidal import SinusoidalPositions
 from .tasks import IGNORE_INDEX
-from .training import seed_everything, train
+from .training import accuracy, seed_everything, train
 
 #: direction name -> (row step, column step) from a patch to the neighbour whose token it outputs
 GRID_DIRECTIONS = {
@@ -346,20 +346,8 @@ def grid_accuracy(model: nn.Module, task_or_config, sizes, seed: int = 0,
     for height, width in sizes:
         generator = torch.Generator().manual_seed(seed)
         tokens, labels = task.sample(batch_size, generator, height=height, width=width)
-        result[(height, width)] = grid_accuracy_of(model, tokens, labels)
+        result[(height, width)] = accuracy(model, tokens, labels)   # flattens the grid
     return result
-
-
-@torch.no_grad()
-def grid_accuracy_of(model: nn.Module, tokens: torch.Tensor, labels: torch.Tensor) -> float:
-    """Fraction of scored patches (label != IGNORE_INDEX) the argmax gets right; tokens and
-    labels (batch, H, W)."""
-    scored = labels != IGNORE_INDEX
-    if not scored.any():
-        raise ValueError("every label is IGNORE_INDEX: this grid has no patch with a neighbour "
-                         "in that direction (is it a single row or column?).")
-    predictions = model(tokens).argmax(dim=-1)
-    return (predictions[scored] == labels[scored]).float().mean().item()
 
 
 @torch.no_grad()
