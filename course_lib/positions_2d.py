@@ -80,7 +80,8 @@ def _require_positions(positions, seq: int | None = None, who: str = "positions"
         if positions.ndim == 2 and shape[0] == 2:
             hint = " If you stacked rows over columns as (2, seq), pass positions.T."
         raise ValueError(f"{who} must give one (row, col) per token: it has {shape[-2]} rows "
-                         f"(shape {shape}), but there are {seq} tokens.{hint}")
+                         f"(shape {shape}), but there are {seq} tokens (the second-to-last axis "
+                         f"of x, (..., seq, features)).{hint}")
     return positions
 
 
