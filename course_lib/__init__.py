@@ -15,6 +15,7 @@ One small module per idea, in course order:
     probes             06  what a causal mask leaks (a linear probe); attention past a window
     rope_scaling       07  RoPE context extension: PI, NTK, YaRN, Llama 3, LongRoPE, p-RoPE
     context_extension  07  a scaled RoPE in a model, a short fine-tune, dynamic NTK with a KV cache
+    positions_2d       08  image patches: the patch grid, MAE's 2-D sinusoids, axial 2-D RoPE
 
 and the course's tools: ``tasks`` (synthetic data), ``training`` (seeded loop), ``experiments`` (the
 standard copy-back experiment, defined once and cached), ``parallel`` (several trainings at once,
@@ -83,6 +84,17 @@ from .learned import (
 )
 from .normalised_position import NormalisedPosition, normalised_positions
 from .plotting import plot_attention, plot_vector_bars, use_lecture_style
+from .positions_2d import (
+    INTERPOLATION_MODES_2D,
+    AxialRotaryPositions,
+    Sinusoidal2DPositions,
+    apply_rope_2d,
+    axial_rope_angles,
+    interpolate_table_2d,
+    patch_grid,
+    position_similarity_maps,
+    sinusoidal_table_2d,
+)
 from .relative_bias import (
     ShawRelativeKeys,
     T5RelativeBias,
@@ -211,4 +223,13 @@ __all__ = [
     "CopyExperiment",
     "COPY_EXPERIMENT",
     "use_lecture_style",
+    "patch_grid",
+    "sinusoidal_table_2d",
+    "axial_rope_angles",
+    "apply_rope_2d",
+    "interpolate_table_2d",
+    "position_similarity_maps",
+    "Sinusoidal2DPositions",
+    "AxialRotaryPositions",
+    "INTERPOLATION_MODES_2D",
 ]
