@@ -10,7 +10,9 @@ A Transformer reads the grid as one sequence, flattened in raster order (row by 
 ``flatten(2)``): patch (r, c) is token r·W + c. So "left" is the raster offset −1 at every width,
 but "above" is the raster offset −W, which changes with the width: a 1-D scheme over the raster
 index can learn −W at the width it was trained on, and a 2-D scheme that sees (row, col) can learn
-"one row up" once, at any width.
+"one row up" once, at any width. Trained on several shapes (``MIXED_GRID_EXPERIMENT``), a 1-D
+scheme cannot even fit them: 4×8 and 8×4 grids give it the same positions 0..31, with "above" at
+−8 in one and −4 in the other, so the same predictions can be right on one layout only.
 
     model = train_grid_model("rope_2d", seed=0)              # trained once, then cached
     grid_accuracy(model, GRID_EXPERIMENT, sizes=[(6, 6), (6, 9)], seed=0)   # {(6, 6): …, (6, 9): …}
