@@ -171,6 +171,28 @@ ROWS = (
         "changes nothing up to L0; a KV cache goes stale past it unless keys are re-rotated",
         "0",
     ),
+    (
+        8,
+        "2-D sinusoids (MAE: column half ‖ row half), added",
+        "yes: [−1, 1], every row of norm √(d/2)",
+        "yes: every patch its own vector",
+        "yes: patch (r, c) gets the same vector at every grid width",
+        "yes: dot products see (Δrow, Δcol) only",
+        "trained at 6 × 6: exact on a narrower grid, partly on wider ones; trained on five shapes: "
+        "not at 12 × 12",
+        "0",
+    ),
+    (
+        8,
+        "axial 2-D RoPE (half the pairs turn by the row, half by the column)",
+        "yes: rotations keep lengths",
+        "yes: each (row, col) its own angles",
+        "yes",
+        "yes: scores see (Δrow, Δcol) only, as a row term plus a column term (no diagonal)",
+        "trained at 6 × 6: exact on a narrower grid, partly on wider ones; trained on five shapes: "
+        "every size up to 12 × 12",
+        "0",
+    ),
 )
 
 

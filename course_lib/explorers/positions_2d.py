@@ -86,7 +86,8 @@ def draw_positions_2d(schemes, height: int, width: int, patch: tuple, d_model: i
     views = {s: positions_2d_view(s, height, width, patch, d_model, base, seed) for s in schemes}
     fig, axes = plt.subplots(1, len(views), figsize=(4.6 * len(views) + 1.2, 4.2), squeeze=False)
     for ax, (scheme, view) in zip(axes[0], views.items()):
-        image = ax.imshow(view["map"].numpy(), cmap="RdBu_r", vmin=-1, vmax=1, interpolation="nearest")
+        image = ax.imshow(view["map"].numpy(), cmap="RdBu_r", vmin=-1, vmax=1,
+                          interpolation="nearest")
         row, col = view["patch"]
         ax.plot([col], [row], marker="s", markersize=10, markerfacecolor="none",
                 markeredgecolor="black", markeredgewidth=2)
