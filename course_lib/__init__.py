@@ -18,7 +18,8 @@ One small module per idea, in course order:
     positions_2d       08  image patches: the patch grid, MAE's 2-D sinusoids, axial 2-D RoPE
 
 and the course's tools: ``tasks`` (synthetic data), ``training`` (seeded loop), ``experiments`` (the
-standard copy-back experiment, defined once and cached), ``parallel`` (several trainings at once,
+standard copy-back experiment, defined once and cached), ``grids`` (ch. 08: copy the token above on
+a grid of patches, its model and experiment), ``parallel`` (several trainings at once,
 one per core, same models), ``extrapolation`` (train at one length,
 test at others), ``plotting`` (lecture style), ``explorers`` (widget logic, one module per chapter),
 ``checkers`` (readable exercise tests).
@@ -72,6 +73,23 @@ from .experiments import (
     train_copy_models,
 )
 from .extrapolation import extrapolation_table, measure_extrapolation, plot_per_position
+from .grids import (
+    GRID_DIRECTIONS,
+    GRID_EXPERIMENT,
+    GRID_SCHEMES,
+    MIXED_GRID_EXPERIMENT,
+    GridCopyTask,
+    GridExperiment,
+    GridTransformer,
+    MixedGridSizes,
+    grid_accuracy,
+    grid_accuracy_by_patch,
+    grid_scheme,
+    similarity_by_raster_step,
+    start_grid_models,
+    train_grid_model,
+    train_grid_models,
+)
 from .integer_position import IntegerPosition, layernorm_cosine, length_sweep, training_gradients
 from .learned import (
     INITIAL_STD,
@@ -232,4 +250,19 @@ __all__ = [
     "Sinusoidal2DPositions",
     "AxialRotaryPositions",
     "INTERPOLATION_MODES_2D",
+    "GridCopyTask",
+    "MixedGridSizes",
+    "GridTransformer",
+    "GridExperiment",
+    "GRID_EXPERIMENT",
+    "MIXED_GRID_EXPERIMENT",
+    "GRID_SCHEMES",
+    "GRID_DIRECTIONS",
+    "grid_scheme",
+    "train_grid_model",
+    "train_grid_models",
+    "start_grid_models",
+    "grid_accuracy",
+    "grid_accuracy_by_patch",
+    "similarity_by_raster_step",
 ]
