@@ -193,7 +193,8 @@ def axial_rope_angles(positions: torch.Tensor, head_dim: int,
 
 def _rotate_2d(x: torch.Tensor, angles: torch.Tensor, layout: str) -> torch.Tensor:
     """x (..., seq, d) turned pair by pair by angles broadcastable to (..., seq, d/2)."""
-    cos, sin = angles.cos(), angles.sin()
+    cos = angles.cos()
+    sin = angles.sin()
     if layout == "half_split":     # pair j = (j, j + d/2): [a_0 … a_{d/2−1} ‖ a_0 … a_{d/2−1}]
         cos, sin, turn = torch.cat((cos, cos), -1), torch.cat((sin, sin), -1), rotate_half
     else:                          # pair j = (2j, 2j + 1): a_0, a_0, a_1, a_1, ...
