@@ -8,23 +8,35 @@ Three ways to tell the model where a patch is:
 
     1-D learned over patches   ViT: one learned row per raster index; the model must discover
                                that index r·width + c means (r, c) (``learned.LearnedPositions``).
-    2-D sinusoidal             MAE (He et al., 2022), MoCo v3: half the features encode the
-                               column, half the row, each with a 1-D sinusoidal table.
-    axial 2-D RoPE             Qwen2-VL, Pixtral, Llama 4's vision encoder: half the rotation
-                               pairs turn by the row, half by the column; q·k then depends on the
-                               offset (Δrow, Δcol) only.
+    2-D sinusoidal             MoCo v3 (Chen et al., 2021), MAE (He et al., 2022): half the
+                               features encode the row, half the column, each with a 1-D
+                               sinusoidal table (which half comes first differs: see below).
+    axial 2-D RoPE             RoPE-ViT (Heo et al., 2024), SAM 2, Qwen2-VL, Pixtral, Llama 4's
+                               vision encoder: half the rotation pairs turn by the row, half by
+                               the column; q·k then depends on the offset (Δrow, Δcol) only.
 
 Pure functions first (shapes in each docstring), then two position schemes. A 2-D scheme sets
 ``grid_positions = True`` (``course_lib.schemes``) and receives positions (seq, 2) of (row, col),
 as ``patch_grid`` builds them; every other scheme receives the raster index (seq,).
 
-Conventions, checked against HF transformers in ``tests/test_positions_2d.py``:
+Conventions, each checked in ``tests/test_positions_2d.py`` against HF transformers or, where
+HF has no copy, against the formula as written in the file named:
     sinusoidal_table_2d  [column half ‖ row half]: the table MAE's checkpoints were trained with.
+    MoCo v3              [row half ‖ column half] on the square grids it builds: the opposite
+                         order (moco-v3, vits.py, ``build_2d_sincos_position_embedding``), also
+                         HF's generic ``build_2d_sinusoidal_position_embedding``.
     apply_rope_2d        pairs 0..d/4 − 1 turn by the row, d/4..d/2 − 1 by the column, both at
-                         θ_j = base^(−2j/(d/2)); "half_split" is exactly Qwen2-VL's vision RoPE.
+                         θ_j = base^(−2j/(d/2)); "half_split", given HF's own positions, is
+                         exactly Qwen2-VL's vision RoPE (see ``patch_grid`` on its patch order).
     Pixtral              rows at θ_j too, but columns at base^(−2/d)·θ_j: the head_dim table's odd
-                         frequencies, in between the row ones (rows get the even ones).
+                         frequencies, in between the row ones (rows get the even ones). HF's
+                         version is "half_split"; Mistral's reference (mistral-inference,
+                         rope.py, ``precompute_freqs_cis_2d``) is "interleaved", the same rotation
+                         once q and k's features are permuted, as HF's weight conversion does.
     Llama 4 (vision)     "interleaved" pairs, the column first, positions counted from 1.
+    RoPE-ViT, SAM 2      "interleaved" pairs, the column first, positions from 0, base 100
+                         (rope-vit, models/vit_rope.py) or 10000 (SAM 2's memory attention,
+                         sam2/modeling/position_encoding.py): both ``compute_axial_cis``.
 """
 
 from __future__ import annotations
@@ -120,8 +132,13 @@ def _angle_device_dtype(device) -> torch.dtype:
 def patch_grid(height: int, width: int, device=None) -> torch.Tensor:
     """(height·width, 2) int64: the (row, col) of every patch in raster order (row-major).
 
-    Row r·width + c is (r, c), the order ViT's ``flatten(2)`` gives its patches; HF's Qwen2-VL
-    and Pixtral build their positions with the same ``meshgrid(..., indexing="ij")``.
+    Row r·width + c is (r, c), the order ViT's ``flatten(2)`` gives its patches, and Pixtral's.
+    Not every model reads its patches in raster order: Qwen2-VL, with ``spatial_merge_size`` 2
+    (the default of HF's ``Qwen2VLVisionConfig``), lays them out 2×2-block-major, (0, 0), (0, 1),
+    (1, 0), (1, 1), (0, 2), (0, 3), (1, 2), ..., so that each 2×2 block can later be merged into
+    one token (HF's ``vision_utils.get_vision_position_ids``). That is why the 2-D schemes take
+    every token's (row, col) rather than a raster index: with HF's positions passed in,
+    ``apply_rope_2d`` is exactly Qwen2-VL's rotation, whatever the order of the patches.
     """
     height = require_int("height", height, minimum=1)
     width = require_int("width", width, minimum=1)
@@ -237,13 +254,16 @@ def apply_rope_2d(x: torch.Tensor, positions: torch.Tensor, base: float = 10000.
 
     ``layout`` names which features form pair j:
         "half_split"   (j, j + head_dim/2), HF's ``rotate_half``: exactly Qwen2-VL's vision RoPE
-                       (``Qwen2VLVisionRotaryEmbedding`` + ``apply_rotary_pos_emb_vision``).
-        "interleaved"  (2j, 2j + 1), as complex numbers: Llama 4's vision RoPE uses this pairing
-                       (with the column's pairs first and positions counted from 1).
+                       (``Qwen2VLVisionRotaryEmbedding`` + ``apply_rotary_pos_emb_vision``) when
+                       given HF's positions, which are 2×2-block-major, not raster (``patch_grid``).
+        "interleaved"  (2j, 2j + 1), as complex numbers: Llama 4's, SAM 2's and RoPE-ViT's vision
+                       RoPE use this pairing (with the column's pairs first).
     The two agree up to ``half_split_permutation``: half_split(x[..., P]) == interleaved(x)[..., P].
-    Two published variants, measured in tests/test_positions_2d.py:
-        Pixtral  == apply_rope_2d(x, positions · (1, base^(−2/head_dim)))  (columns' clocks slower)
+    Published variants, measured in tests/test_positions_2d.py:
+        Pixtral  == apply_rope_2d(x, positions · (1, base^(−2/head_dim)))  (columns' clocks slower;
+                    Mistral's reference code: the same with layout="interleaved")
         Llama 4  == apply_rope_2d(x, (col + 1, row + 1), layout="interleaved"), CLS (last) at (0, 0)
+        SAM 2    == apply_rope_2d(x, (col, row), layout="interleaved"); RoPE-ViT: base=100 too
     Angles in float64 (float32 on MPS), the rotation in float32 or better, rounded once.
     """
     layout = require_layout(layout)

@@ -1,6 +1,8 @@
 """Chapter 08: positions in 2-D, cross-checked against HF transformers' vision models: MAE's 2-D
-sinusoidal table (ViTMAE), Qwen2-VL's axial vision RoPE, Pixtral's and Llama 4's variants of it, and
-ViT's resizing of a learned patch table (``interpolate_pos_encoding``)."""
+sinusoidal table (ViTMAE), Qwen2-VL's axial vision RoPE, Pixtral's, Llama 4's and SAM 2's variants
+of it, and ViT's resizing of a learned patch table (``interpolate_pos_encoding``). MoCo v3's table
+and Mistral's reference Pixtral, which HF does not ship, are checked against their formulas as
+written in the original repositories (each test names the file)."""
 
 import importlib
 import pkgutil
@@ -41,6 +43,10 @@ def test_patch_grid_is_the_raster_order_of_hf_vision_models():
     assert grid[7].tolist() == [1, 2]                          # token r·w + c is (r, c)
     # Qwen2-VL's positions for one 3×5 image without patch merging
     assert torch.equal(grid, get_vision_position_ids(torch.tensor([[1, 3, 5]]), 1))
+    # ... but with its default merge of 2×2 patches, its order is 2×2-block-major, not raster
+    merged = get_vision_position_ids(torch.tensor([[1, 4, 6]]), 2)
+    assert merged[:7].tolist() == [[0, 0], [0, 1], [1, 0], [1, 1], [0, 2], [0, 3], [1, 2]]
+    assert sorted(merged.tolist()) == patch_grid(4, 6).tolist()    # the same patches, reordered
 
 
 # --- 1. MAE's 2-D sinusoidal table ---------------------------------------------------------------
@@ -91,6 +97,22 @@ def test_sinusoidal_table_2d_is_hfs_row_first_builder_with_its_halves_swapped(he
         assert not torch.allclose(sinusoidal_table_2d(height, width, d_model, base), hf)
 
 
+def test_moco_v3s_table_is_ours_with_its_halves_swapped_on_a_square_grid():
+    """MoCo v3 (facebookresearch/moco-v3, vits.py, ``build_2d_sincos_position_embedding``), its
+    formula written out here in numpy: ``torch.meshgrid(grid_w, grid_h)`` ("ij"), the half built
+    from grid_w first. Its rows run column-major (token k gets grid_w = k // h), so on a square
+    grid, the only kind it builds, token k's first half encodes the raster row: [row ‖ column]."""
+    side, d = 5, 16
+    w_index, h_index = np.meshgrid(np.arange(side), np.arange(side), indexing="ij")
+    omega = 10000.0 ** -(np.arange(d // 4) / (d // 4))
+    by_w, by_h = (np.outer(index.flatten(), omega) for index in (w_index, h_index))
+    moco = np.concatenate([np.sin(by_w), np.cos(by_w), np.sin(by_h), np.cos(by_h)], axis=1)
+    ours = sinusoidal_table_2d(side, side, d).numpy()
+    row_first = np.concatenate([ours[:, d // 2:], ours[:, :d // 2]], axis=1)
+    np.testing.assert_allclose(moco, row_first, rtol=0, atol=1e-6)
+    assert not np.allclose(moco, ours, atol=0.1)                  # not MAE's [column ‖ row]
+
+
 # --- 2. Qwen2-VL's axial RoPE; the two layouts ----------------------------------------------------
 
 
@@ -113,6 +135,46 @@ def test_apply_rope_2d_half_split_is_qwen2_vl_vision_rope(merge):
     ours = apply_rope_2d(torch.stack((q, k)).transpose(1, 2), positions).transpose(1, 2)
     # HF turns by float32 angles, we by float64 ones: the same up to float32 rounding
     torch.testing.assert_close(ours, torch.stack((hf_q, hf_k)), rtol=0, atol=2e-6)
+
+
+@pytest.mark.parametrize("layout", ["half_split", "interleaved"])
+def test_apply_rope_2d_with_one_grid_per_image_is_a_loop_over_the_images(layout):
+    """positions (batch, seq, 2): image i is turned by its own grid, on x (batch, seq, d),
+    (batch, heads, seq, d) and (batch, groups, heads, seq, d), as a loop over images would."""
+    from transformers.vision_utils import get_vision_position_ids
+
+    grids = [(4, 6), (6, 4), (2, 12)]     # 24 patches each, in Qwen2-VL's 2×2-block-major order
+    positions = torch.stack([get_vision_position_ids(torch.tensor([[1, h, w]]), 2)
+                             for h, w in grids])                   # (3, 24, 2)
+    for shape in [(3, 24, 16), (3, 4, 24, 16), (3, 2, 4, 24, 16)]:
+        x = torch.randn(shape, dtype=torch.float64, generator=gen())
+        batched = apply_rope_2d(x, positions, layout=layout)
+        for image in range(3):
+            alone = apply_rope_2d(x[image], positions[image], layout=layout)
+            torch.testing.assert_close(batched[image], alone, rtol=0, atol=1e-12)
+        # positions (1, seq, 2) share one grid, as (seq, 2) does
+        torch.testing.assert_close(apply_rope_2d(x, positions[:1], layout=layout),
+                                   apply_rope_2d(x, positions[0], layout=layout), rtol=0, atol=0)
+
+
+def test_apply_rope_2d_with_one_grid_per_image_is_qwen2_vl_image_by_image():
+    from transformers.models.qwen2_vl.configuration_qwen2_vl import Qwen2VLVisionConfig
+    from transformers.models.qwen2_vl.modeling_qwen2_vl import (
+        Qwen2VLVisionRotaryEmbedding,
+        apply_rotary_pos_emb_vision,
+    )
+    from transformers.vision_utils import get_vision_position_ids
+
+    rotary = Qwen2VLVisionRotaryEmbedding(Qwen2VLVisionConfig(embed_dim=64, num_heads=4, depth=1))
+    grids = [(4, 6), (6, 4)]
+    positions = torch.stack([get_vision_position_ids(torch.tensor([[1, h, w]]), 2)
+                             for h, w in grids])                   # (2, 24, 2)
+    x = torch.randn(2, 4, 24, 16, generator=gen())                 # (batch, heads, seq, head_dim)
+    ours = apply_rope_2d(x, positions)
+    for image in range(2):
+        q = x[image].transpose(0, 1)                               # Qwen's (seq, heads, head_dim)
+        hf = apply_rotary_pos_emb_vision(q, q, *rotary(q, positions[image]))[0]
+        torch.testing.assert_close(ours[image], hf.transpose(0, 1), rtol=0, atol=2e-6)
 
 
 def test_interleaved_is_half_split_up_to_the_pair_permutation_exactly():
@@ -167,6 +229,53 @@ def test_pixtral_is_ours_with_columns_scaled_by_base_to_the_minus_2_over_head_di
     torch.testing.assert_close(apply_rope_2d(x, scaled), hf, rtol=0, atol=2e-6)
     # at the integer positions, our rotation is not Pixtral's
     assert (apply_rope_2d(x, positions) - hf).abs().max() > 1.0
+
+
+def test_mistrals_reference_pixtral_is_hfs_with_q_and_k_features_permuted():
+    """Mistral's own Pixtral (mistralai/mistral-inference, src/mistral_inference/rope.py,
+    ``precompute_freqs_cis_2d``), written out here: complex numbers from consecutive features
+    (our "interleaved"), the rows first at the even head_dim frequencies, the columns at the odd
+    ones. HF's half-split version equals it once q and k's features are permuted, which HF's
+    ``convert_pixtral_weights_to_hf.py`` (``permute_for_rope``) does to the q and k weights."""
+    from transformers.models.pixtral.modeling_pixtral import apply_rotary_pos_emb
+
+    positions, d, base = patch_grid(6, 4), 16, 10000.0
+    freqs = base ** -(torch.arange(0, d, 2, dtype=torch.float64) / d)    # (d/2,)
+    angles = torch.cat((torch.outer(positions[:, 0].double(), freqs[0::2]),
+                        torch.outer(positions[:, 1].double(), freqs[1::2])), dim=-1)
+    x = torch.randn(1, 4, 24, d, dtype=torch.float64, generator=gen())
+    pairs = torch.view_as_complex(x.reshape(1, 4, 24, d // 2, 2))
+    mistral = torch.view_as_real(pairs * torch.polar(torch.ones_like(angles), angles)).flatten(-2)
+    scaled = positions * torch.tensor([1.0, base ** (-2 / d)], dtype=torch.float64)
+    ours = apply_rope_2d(x, scaled, base, layout="interleaved")
+    torch.testing.assert_close(ours, mistral, rtol=0, atol=1e-12)
+    perm = half_split_permutation(d)
+    x_hf = x[..., perm].float()
+    hf = apply_rotary_pos_emb(x_hf, x_hf, *_pixtral(d)(x_hf, positions), unsqueeze_dim=0)[0]
+    torch.testing.assert_close(hf, mistral[..., perm].float(), rtol=0, atol=2e-6)
+
+
+@pytest.mark.parametrize("base", [100.0, 10000.0])
+def test_sam2_and_rope_vit_axial_rope_is_interleaved_column_first(base):
+    """SAM 2's axial RoPE (facebookresearch/sam2, sam2/modeling/position_encoding.py,
+    ``compute_axial_cis``, base 10000; HF's ``Sam2VideoVisionRotaryEmbedding``) is RoPE-ViT's
+    (naver-ai/rope-vit, models/vit_rope.py, same function, base 100): interleaved pairs, the first
+    head_dim/4 turned by x = the column, the rest by y = the row, positions counted from 0."""
+    from transformers import Sam2VideoConfig
+    from transformers.models.sam2_video.modeling_sam2_video import (
+        Sam2VideoVisionRotaryEmbedding,
+        apply_rotary_pos_emb_2d,
+    )
+
+    config = Sam2VideoConfig(memory_attention_hidden_size=64, memory_attention_downsample_rate=1,
+                             memory_attention_num_attention_heads=4,
+                             rope_parameters={"rope_type": "axial", "rope_theta": base})
+    rotary = Sam2VideoVisionRotaryEmbedding(config)                # head_dim 16
+    column_row = patch_grid(3, 5).flip(-1)                         # HF's position_ids: (x, y)
+    x = torch.randn(1, 4, 15, 16, generator=gen())
+    hf = apply_rotary_pos_emb_2d(x, x, *rotary(x, column_row))[0]
+    ours = apply_rope_2d(x, column_row, base, layout="interleaved")
+    torch.testing.assert_close(ours, hf, rtol=0, atol=2e-6)
 
 
 def test_llama4_vision_rope_is_interleaved_column_first_counted_from_one():
