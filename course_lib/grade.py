@@ -224,6 +224,30 @@ def _grade_one(assignment: str, student: str, course: Path, out: Path, slot: int
     }
 
 
+def _course_lib_problem() -> str | None:
+    """Why a student's code would not run against this course's course_lib (None if it would).
+
+    The code runs under ``python -I`` (isolated: the current folder is not on the path), so it
+    imports course_lib the way this environment is installed. An environment installed from
+    another copy of the course (``pip install -e`` elsewhere) would give every student 0 ("the
+    grader's Python process did not start"), or grade against that other copy's checkers."""
+    here = Path(__file__).resolve().parent
+    found = subprocess.run(
+        [sys.executable, "-I", "-c", "import course_lib; print(course_lib.__file__)"],
+        capture_output=True, text=True, errors="replace", timeout=120,
+    )
+    fix = (f"Grade with this course's own environment (`make grade` in {ROOT}), or install the "
+           f"course into this one: {sys.executable} -m pip install -e {ROOT}")
+    if found.returncode != 0:
+        why = (found.stderr.strip().splitlines() or ["no message"])[-1][:300]
+        return f"this Python cannot import course_lib outside the course folder ({why}). {fix}"
+    there = Path(found.stdout.strip()).resolve().parent
+    if there != here:
+        return (f"this Python's course_lib is {there}, but you are grading the course in {ROOT}: "
+                f"students' code would run against the other copy. {fix}")
+    return None
+
+
 def grade(
     assignment: str,
     submissions: Path,
@@ -261,6 +285,9 @@ def grade(
         problem = Sandbox().problem()
         if problem:
             raise ValueError(problem)
+    problem = _course_lib_problem()
+    if problem:
+        raise ValueError(problem)
     out = Path(out).expanduser().resolve()
     out.mkdir(parents=True, exist_ok=True)
     tests = Assignment.read(solutions / assignment / f"{assignment}.ipynb").tests

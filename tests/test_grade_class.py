@@ -13,6 +13,9 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import shutil
+import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
@@ -202,3 +205,27 @@ def test_without_a_sandbox_grading_refuses_unless_told_and_then_warns(tmp_path, 
         .read_text()
         .startswith("WARNING: graded with --unsandboxed")
     )
+
+
+def test_grading_from_another_copy_of_the_course_stops_with_the_reason(tmp_path):
+    """An instructor grades from a second copy of the course with this environment, whose editable
+    install points here: students' code (run under ``python -I``) would import the other copy's
+    course_lib. Measured before the check: every student got 0 ("the grader's Python process did
+    not start") and the real reason was only in logs/. Now the run stops before grading anyone."""
+    other = tmp_path / "other-copy"
+    shutil.copytree(ROOT / "course_lib", other / "course_lib",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(ROOT / "solutions" / ASSIGNMENT, other / "solutions" / ASSIGNMENT)
+    name, nb, _ = corpus()["alice"]
+    (tmp_path / "in" / "alice" / ASSIGNMENT).mkdir(parents=True)
+    nbformat.write(nb, tmp_path / "in" / "alice" / ASSIGNMENT / name)
+    run = subprocess.run(
+        [sys.executable, "-m", "course_lib.grade", ASSIGNMENT, str(tmp_path / "in"),
+         "--out", str(tmp_path / "out")],
+        cwd=other, capture_output=True, text=True, timeout=300,
+    )
+    assert run.returncode == 2, run.stdout + run.stderr
+    assert f"course_lib is {ROOT / 'course_lib'}" in run.stderr, run.stderr
+    assert f"grading the course in {other}" in run.stderr, run.stderr
+    assert "pip install -e" in run.stderr, run.stderr
+    assert not (tmp_path / "out" / "grades.csv").exists(), "no zeros written for anyone"
