@@ -173,6 +173,16 @@ ROWS = (
     ),
     (
         8,
+        "learned 1-D table over the patches in raster order (ViT), added",
+        "no bound by design: values are whatever training wrote",
+        "yes where trained (a 6 × 6 training leaves rows 36 on untrained)",
+        "no: patch (r, c) is row r·W + c, which changes with the width W",
+        "at one width: \"above\" is W rows back; at another width chance",
+        "no: chance at widths 4 and 9; interpolated to a larger grid, it keeps image units",
+        "max_cells × d",
+    ),
+    (
+        8,
         "2-D sinusoids (MAE: column half ‖ row half), added",
         "yes: [−1, 1], every row of norm √(d/2)",
         "yes: every patch its own vector",
@@ -188,9 +198,10 @@ ROWS = (
         "yes: rotations keep lengths",
         "yes: each (row, col) its own angles",
         "yes",
-        "yes: scores see (Δrow, Δcol) only, as a row term plus a column term (no diagonal)",
-        "trained at 6 × 6: exact on a narrower grid, partly on wider ones; trained on five shapes: "
-        "every size up to 12 × 12",
+        "yes: scores see (Δrow, Δcol) only, as a row term plus a column term (any one offset, "
+        "diagonal ones included; no whole diagonal line)",
+        "trained at 6 × 6: exact on a narrower grid; on wider ones an untrained offset of 6 "
+        "aliases 0 on its fastest clock; trained on five shapes: every size up to 12 × 12",
         "0",
     ),
 )
