@@ -66,9 +66,14 @@ def test_neighbours_at_the_edge_of_the_grid_are_none():
     assert set(single["neighbours"].values()) == {None}
 
 
-def test_draw_gives_one_panel_per_scheme_and_a_colour_bar():
+def test_draw_gives_one_panel_per_scheme_each_with_its_colour_bar():
     fig = draw_positions_2d(list(SCHEMES_2D), 4, 6, (1, 2))
-    assert len(fig.axes) == len(SCHEMES_2D) + 1
+    assert len(fig.axes) == 2 * len(SCHEMES_2D)
+    panels = [ax for ax in fig.axes if ax.get_title() in SCHEMES_2D]
+    assert [ax.get_title() for ax in panels] == list(SCHEMES_2D)
+    lowest = {ax.get_title(): ax.images[0].get_clim()[0] for ax in panels}
+    view = positions_2d_view("2-D sinusoid", 4, 6, (1, 2))
+    assert lowest["2-D sinusoid"] == pytest.approx(view["map"].min().item())   # its own scale
     plt.close(fig)
     fig = draw_positions_2d("axial RoPE", 4, 6, (1, 2))
     assert len(fig.axes) == 2

@@ -11,6 +11,7 @@ from .integer_dimension import draw_integer_dimension, integer_dimension_view
 from .learned_tables import draw_learned_tables, learned_tables_view
 from .normalised_positions import draw_normalised_positions, normalised_positions_view
 from .order_blindness import draw_order_blindness, order_blindness_view
+from .positions_2d import draw_positions_2d, positions_2d_view
 from .relative_positions import draw_relative_positions, relative_positions_view
 from .rope import draw_rope, rope_view
 from .sinusoids import draw_sinusoids, sinusoids_view
@@ -24,4 +25,5 @@ __all__ = [
     "rope_view", "draw_rope",
     "relative_positions_view", "draw_relative_positions",
     "context_extension_view", "draw_context_extension",
+    "positions_2d_view", "draw_positions_2d",
 ]
