@@ -10,7 +10,7 @@ def apply_mrope(x, positions, mrope_section, base=10000.0):
     head_dim = x.shape[-1]
     pairs = head_dim // 2
     if {check}:
-        raise ValueError(f"mrope_section sums to {{sum(mrope_section)}}, not {{pairs}}")
+        raise ValueError({message})
     j = torch.arange(pairs, dtype=torch.float64)
     theta = {theta}
     axis = {axis}
@@ -21,12 +21,15 @@ def apply_mrope(x, positions, mrope_section, base=10000.0):
 """
 
 
-def _mrope(check="sum(mrope_section) != pairs", theta="base ** (-2 * j / head_dim)",
+def _mrope(check="sum(mrope_section) != pairs",
+           message='f"mrope_section sums to {sum(mrope_section)}, not {pairs}"',
+           theta="base ** (-2 * j / head_dim)",
            axis="torch.repeat_interleave(torch.arange(3), torch.tensor(list(mrope_section)))",
            split="x[..., :pairs], x[..., pairs:]",
            combine="torch.cat([a * cos - b * sin, b * cos + a * sin], dim=-1)"):
     """The solution with one part changed (the defaults give the right answer)."""
-    return _MROPE.format(check=check, theta=theta, axis=axis, split=split, combine=combine)
+    return _MROPE.format(check=check, message=message, theta=theta, axis=axis, split=split,
+                         combine=combine)
 
 
 _SINCOS = """
@@ -120,6 +123,24 @@ WRONG_ANSWERS = {
                          combine="(x[..., :pairs].copy_(a * cos - b * sin), "
                                  "x[..., pairs:].copy_(b * cos + a * sin), x)[-1]"),
     },
+    "the ValueError's message names head_dim, not head_dim // 2": {
+        "cell": "apply_mrope", "breaks": ["test_apply_mrope"],
+        "source": _mrope(message='f"mrope_section sums to {sum(mrope_section)}, "'
+                                 'f"but head_dim is {head_dim}"'),
+    },
+    "the ValueError's message names only the sections' sum": {
+        "cell": "apply_mrope", "breaks": ["test_apply_mrope"],
+        "source": _mrope(message='f"mrope_section {tuple(mrope_section)} sums to "'
+                                 'f"{sum(mrope_section)}: wrong for this head"'),
+    },
+    "angles over a ladder of width head_dim / 2 (pairs), not head_dim": {
+        "cell": "apply_mrope", "breaks": ["test_apply_mrope"],
+        "source": _mrope(theta="base ** (-2 * j / pairs)"),
+    },
+    "head_dim read as x.shape[1] (right for a 2-D x only)": {
+        "cell": "apply_mrope", "breaks": ["test_apply_mrope"],
+        "source": _mrope().replace("head_dim = x.shape[-1]", "head_dim = x.shape[1]"),
+    },
     # ---- exercise 2: the 2-D sin-cos port's bug (3 points)
     "the port handed back unchanged (bug not found)": {
         "cell": "sincos_2d_table", "breaks": ["test_sincos_2d_table"],
@@ -166,6 +187,11 @@ def sincos_2d_table(height, width, d_model, base=10000.0):
         "cell": "sincos_2d_table", "breaks": ["test_sincos_2d_table"],
         "source": _sincos(table="torch.cat([one_axis(grid_col), one_axis(grid_row)], dim=-1)"),
     },
+    "the base ignored: 10000 written into the frequencies": {
+        "cell": "sincos_2d_table", "breaks": ["test_sincos_2d_table"],
+        "source": _sincos(omega="10000.0 ** (-torch.arange(quarter, dtype=torch.float64) "
+                                "/ quarter)"),
+    },
     # ---- exercise 3: predict what a 1-D scheme sees of the grid (3 points)
     "the prefix tokens forgotten in the last index": {
         "cell": "raster_facts", "breaks": ["test_raster_facts"],
@@ -182,6 +208,10 @@ def sincos_2d_table(height, width, d_model, base=10000.0):
     "the patch above is one grid height back (rows and columns confused)": {
         "cell": "raster_facts", "breaks": ["test_raster_facts"],
         "source": _facts(above="-height"),
+    },
+    "a grid of one row: above_offset 0, as if there were no patch above": {
+        "cell": "raster_facts", "breaks": ["test_raster_facts"],
+        "source": _facts(above="-width if height > 1 else 0"),
     },
     "only the non-negative raster offsets counted": {
         "cell": "raster_facts", "breaks": ["test_raster_facts"],
@@ -265,6 +295,21 @@ def apply_mrope(x, positions, mrope_section, base=10000.0):
     z = torch.complex(x[..., : d // 2].double(), x[..., d // 2:].double()) * torch.polar(
         torch.ones_like(angle), angle)
     return torch.cat([z.real, z.imag], dim=-1).to(x.dtype)
+""",
+    },
+    "M-RoPE in float64 angles, a message with head_dim / 2 as a float (8.0)": {
+        "cell": "apply_mrope",
+        "source": """
+def apply_mrope(x, positions, mrope_section, base=10000.0):
+    d = x.shape[-1]
+    if 2 * sum(mrope_section) != d:
+        raise ValueError(f"sum(mrope_section) = {sum(mrope_section)} != head_dim / 2 = {d / 2}")
+    inv_freq = 1.0 / base ** (torch.arange(0, d, 2, dtype=torch.float64) / d)
+    blocks = torch.cat([torch.full((s,), i) for i, s in enumerate(mrope_section)]).long()
+    angles = positions.double()[:, blocks] * inv_freq
+    emb = torch.cat([angles, angles], dim=-1)
+    half = torch.cat([-x[..., d // 2:], x[..., : d // 2]], dim=-1)
+    return x * emb.cos().to(x.dtype) + half * emb.sin().to(x.dtype)
 """,
     },
     "the port's grids transposed before flattening": {
