@@ -177,7 +177,7 @@ ROWS = (
         "no bound by design: values are whatever training wrote",
         "yes where trained (a 6 × 6 training leaves rows 36 on untrained)",
         "no: patch (r, c) is row r·W + c, which changes with the width W",
-        "at one width: \"above\" is W rows back; at another width chance",
+        "at one width only: \"above\" is W tokens back, and W changes with the image",
         "no: chance at widths 4 and 9; interpolated to a larger grid, it keeps image units",
         "max_cells × d",
     ),
